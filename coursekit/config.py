@@ -1,0 +1,120 @@
+"""The course manifest, read from course_config.py at the course root."""
+
+from __future__ import annotations
+
+import os
+import runpy
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+CONFIG_NAME = "course_config.py"
+
+
+class CourseError(Exception):
+    """A problem the user can fix; the CLI prints its message on one line."""
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    points: float
+    timeout: float
+
+
+@dataclass(frozen=True)
+class Paper:
+    title: str
+    authors: str
+    year: int
+    url: str
+
+
+@dataclass(frozen=True)
+class Week:
+    name: str
+    title: str
+    papers: tuple[Paper, ...]
+    modules: tuple[str, ...]
+    checks: dict[str, Check] = field(hash=False)
+    notebook_test_points: float = 1
+
+    @property
+    def max_score(self) -> float:
+        return sum(check.points for check in self.checks.values())
+
+    @property
+    def files(self) -> list[str]:
+        """The files a student submits for this week."""
+        return [f"{module}.py" for module in self.modules]
+
+
+@dataclass(frozen=True)
+class Course:
+    root: Path
+    course_id: str
+    weeks: dict[str, Week]
+    submission_timeout: float
+    nbgrader_config: object = field(hash=False, compare=False)
+
+    def week(self, name: str) -> Week:
+        if name not in self.weeks:
+            known = ", ".join(self.weeks) or "none"
+            raise CourseError(f"unknown week {name!r} (course_config.py defines: {known})")
+        return self.weeks[name]
+
+    def path(self, *parts: str) -> Path:
+        return self.root.joinpath(*parts)
+
+
+def find_root(start: str | os.PathLike | None = None) -> Path:
+    """The course root: $COURSE_ROOT, else the nearest folder upwards with course_config.py,
+    else the checkout this package was installed from."""
+    env = os.environ.get("COURSE_ROOT")
+    if env:
+        root = Path(env).resolve()
+        if not (root / CONFIG_NAME).is_file():
+            raise CourseError(f"COURSE_ROOT={env} has no {CONFIG_NAME}")
+        return root
+    here = Path(start or os.getcwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / CONFIG_NAME).is_file():
+            return folder
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / CONFIG_NAME).is_file():
+        return checkout
+    raise CourseError(f"no {CONFIG_NAME} found in {here} or above; run inside the course folder or set COURSE_ROOT")
+
+
+def _week(name: str, spec: dict) -> Week:
+    try:
+        checks = {
+            check: Check(check, float(v["points"]), float(v["timeout"])) for check, v in spec["checks"].items()
+        }
+        return Week(
+            name=name,
+            title=spec["title"],
+            papers=tuple(Paper(**p) for p in spec.get("papers", [])),
+            modules=tuple(spec["modules"]),
+            checks=checks,
+            notebook_test_points=spec.get("notebook_test_points", 1),
+        )
+    except (KeyError, TypeError) as exc:
+        raise CourseError(f"{CONFIG_NAME}: week {name!r} is malformed ({exc!r})") from exc
+
+
+@lru_cache(maxsize=None)
+def _load(root: Path) -> Course:
+    namespace = runpy.run_path(str(root / CONFIG_NAME), run_name="course_config")
+    weeks = {name: _week(name, spec) for name, spec in namespace["WEEKS"].items()}
+    return Course(
+        root=root,
+        course_id=namespace["COURSE_ID"],
+        weeks=weeks,
+        submission_timeout=float(namespace.get("SUBMISSION_TIMEOUT", 900)),
+        nbgrader_config=namespace["c"],
+    )
+
+
+def load_course(root: str | os.PathLike | None = None) -> Course:
+    return _load(Path(root).resolve() if root else find_root())

@@ -1,0 +1,107 @@
+"""Helpers for the hidden checks: judging plain data from a submission.
+
+Everything here runs in the grader's process on tensors decoded from the
+submission's answers, so nothing the submission does can change a verdict.
+A failed check raises `CheckFailed` with a one-line reason for the student
+that names what was wrong but never the check's inputs.
+"""
+
+from __future__ import annotations
+
+import ast
+
+import torch
+
+
+class CheckFailed(AssertionError):
+    """The submission's answer is wrong; str() is the one-line reason."""
+
+
+def fail(reason: str):
+    raise CheckFailed(reason)
+
+
+def expect_tensor(x, what: str, shape=None, dtype=None, finite: bool = True) -> torch.Tensor:
+    """x must be a tensor of the given shape and dtype (and all finite when `finite`)."""
+    if isinstance(x, dict) and "__unsendable__" in x:
+        fail(f"{what} should be a torch.Tensor, got {x['__unsendable__']}")
+    if type(x) is not torch.Tensor:
+        fail(f"{what} should be a torch.Tensor, got {type(x).__name__}")
+    if shape is not None and tuple(x.shape) != tuple(shape):
+        fail(f"{what} has shape {tuple(x.shape)}, expected {tuple(shape)}")
+    if dtype is not None and x.dtype != dtype:
+        fail(f"{what} has dtype {x.dtype}, expected {dtype}")
+    if finite and x.is_floating_point() and not torch.isfinite(x).all():
+        bad = "NaN" if torch.isnan(x).any() else "inf"
+        fail(f"{what} contains {bad}")
+    return x
+
+
+def expect_pair(outputs, what: str) -> tuple:
+    """A function that returns (out, weights)."""
+    if not isinstance(outputs, (tuple, list)) or len(outputs) != 2:
+        got = type(outputs).__name__ if not isinstance(outputs, (tuple, list)) else f"{len(outputs)} values"
+        fail(f"{what} should return a pair (out, weights), got {got}")
+    return tuple(outputs)
+
+
+def expect_close(actual: torch.Tensor, expected: torch.Tensor, what: str, *, atol: float, rtol: float, case: str = ""):
+    """|actual - expected| <= atol + rtol * |expected| elementwise, compared in float64."""
+    expect_tensor(actual, what, shape=expected.shape, finite=False)
+    a, e = actual.detach().double().cpu(), expected.detach().double().cpu()
+    nan_mismatch = torch.isnan(a) != torch.isnan(e)
+    if nan_mismatch.any():
+        fail(f"{what} has NaN where the expected value is finite{_in(case)}")
+    both = ~torch.isnan(e)
+    inf_mismatch = (torch.isinf(a) | torch.isinf(e)) & both & (a != e)
+    if inf_mismatch.any():
+        fail(f"{what} has inf where it should not{_in(case)}")
+    finite = both & torch.isfinite(e)
+    error = (a - e).abs()[finite]
+    allowed = (atol + rtol * e.abs())[finite]
+    if error.numel() and (error > allowed).any():
+        worst = error.max().item()
+        fail(f"{what} differs from the expected values by up to {worst:.2e} (tolerance {atol:g} + {rtol:g}·|expected|){_in(case)}")
+
+
+def _in(case: str) -> str:
+    return f" [{case}]" if case else ""
+
+
+# --- use of built-ins the exercise asks the student to write ---
+
+
+def torch_aliases(tree: ast.AST) -> set[str]:
+    """Local names bound to torch modules (`torch`, `F`, `nn`, ...)."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name == "torch" or alias.name.startswith("torch."):
+                    names.add((alias.asname or alias.name).split(".")[0])
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module == "torch" or node.module.startswith("torch."):
+                names.update(alias.asname or alias.name for alias in node.names)
+    return names
+
+
+def _root_name(node: ast.AST) -> str | None:
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def forbidden_names(source: str, forbidden: set[str]) -> list[str]:
+    """Forbidden torch names the source reaches: `F.name`, `torch.x.name`, `from torch... import name`."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    aliases = torch_aliases(tree)
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr in forbidden and _root_name(node) in aliases:
+            found.add(node.attr)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "torch":
+            found.update(alias.name for alias in node.names if alias.name in forbidden)
+    return sorted(found)

@@ -1,0 +1,212 @@
+"""The grader's side of a submission: its scratch copy and the process running it.
+
+`Submission` copies the expected files of a submission into a scratch folder
+and runs them in a separate process (worker.py), started on first use and
+started afresh after the student's code hangs, crashes or exits. Every
+answer is decoded as plain data (wire.py); errors in the student's code come
+back as `StudentError` with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import resource
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from . import wire
+
+OUTPUT_LIMIT = 32 * 1024 * 1024  # bytes the submission may print, in all
+_SIGNALS = {int(s): s.name for s in signal.Signals}
+
+
+class StudentError(Exception):
+    """The submission failed in a way the student can fix; str() is the one-line reason."""
+
+
+class SubmissionTimeout(StudentError):
+    pass
+
+
+class SubmissionDied(StudentError):
+    pass
+
+
+def _limits() -> None:  # runs in the child before exec
+    resource.setrlimit(resource.RLIMIT_FSIZE, (OUTPUT_LIMIT, OUTPUT_LIMIT))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def describe_error(error: dict) -> str:
+    kind, message, where = error.get("type", "Error"), error.get("message", ""), error.get("where", "")
+    at = f" ({where})" if where else ""
+    if kind == "NotImplementedError":
+        return f"not implemented yet: {message or 'NotImplementedError'}{at}"
+    if kind in ("SyntaxError", "IndentationError", "TabError"):
+        return f"syntax error in {where or 'the submission'}: {message}"
+    if kind in ("ModuleNotFoundError", "ImportError"):
+        return f"import failed: {message}{at}"
+    if kind == "AttributeError" and "has no attribute" in message and not where:
+        return f"missing name: {message}"
+    return f"your code raised {kind}: {message}{at}"
+
+
+class Submission:
+    def __init__(self, directory: str | os.PathLike, files: list[str], device: str = "cpu", total_timeout: float = 900):
+        self.directory = Path(directory)
+        self.device = device
+        self.scratch = Path(tempfile.mkdtemp(prefix="course-submission-"))
+        self.present: set[str] = set()
+        for name in files:
+            src = self.directory / name
+            # Only regular files with the expected names: a conftest.py, sitecustomize.py or a
+            # symlink to somewhere else stays behind.
+            if src.is_file() and not src.is_symlink():
+                shutil.copyfile(src, self.scratch / name)
+                self.present.add(name)
+        self.log_path = self.scratch.parent / (self.scratch.name + ".log")
+        self.proc: subprocess.Popen | None = None
+        self._to_worker = self._from_worker = -1
+        self.check_deadline = float("inf")
+        self.total_deadline = time.monotonic() + total_timeout
+        self.restarts = 0
+
+    # --- files ---
+    def require(self, *files: str) -> None:
+        missing = [f for f in files if f not in self.present]
+        if missing:
+            raise StudentError(f"{', '.join(missing)} missing from the submission")
+
+    def source(self, name: str) -> str:
+        path = self.scratch / name
+        return path.read_text(errors="replace") if path.is_file() else ""
+
+    # --- process ---
+    def start(self) -> None:
+        req_r, req_w = os.pipe()
+        resp_r, resp_w = os.pipe()
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(self.scratch),
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONHASHSEED": "0",
+        }
+        cmd = [sys.executable, "-I", "-m", "coursekit.grading.worker", str(req_r), str(resp_w), str(self.scratch)]
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                cwd=self.scratch,
+                env=env,
+                pass_fds=(req_r, resp_w),
+                start_new_session=True,
+                preexec_fn=_limits,
+            )
+        os.close(req_r)
+        os.close(resp_w)
+        for fd in (req_w, resp_r):
+            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
+        self._to_worker, self._from_worker = req_w, resp_r
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            self.proc.wait()
+            self.proc = None
+        for fd in (self._to_worker, self._from_worker):
+            if fd >= 0:
+                os.close(fd)
+        self._to_worker = self._from_worker = -1
+
+    def close(self) -> None:
+        self.kill()
+        shutil.rmtree(self.scratch, ignore_errors=True)
+        self.log_path.unlink(missing_ok=True)
+
+    def _death_reason(self, during: str) -> str:
+        code = self.proc.wait() if self.proc else None
+        if code is None:
+            return f"the submission's process stopped answering during {during}"
+        if code < 0:
+            sig = _SIGNALS.get(-code, str(-code))
+            if sig == "SIGXFSZ":
+                return f"the submission printed more than {OUTPUT_LIMIT // 2**20} MiB and was stopped during {during}"
+            return f"the submission's process was killed by {sig} during {during}"
+        return f"the submission's process exited (status {code}) during {during}"
+
+    def _deadline(self) -> float:
+        return min(self.check_deadline, self.total_deadline)
+
+    def _send(self, data: bytes, deadline: float, during: str) -> None:
+        view = memoryview(data)
+        while view:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise SubmissionTimeout(f"timed out during {during}")
+            _, ready, _ = select.select([], [self._to_worker], [], remaining)
+            if ready:
+                try:
+                    view = view[os.write(self._to_worker, view) :]
+                except BrokenPipeError:
+                    raise SubmissionDied(self._death_reason(during)) from None
+
+    def _read(self, n: int, deadline: float, during: str) -> bytes:
+        buf = bytearray()
+        while len(buf) < n:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise SubmissionTimeout(f"timed out during {during}")
+            ready, _, _ = select.select([self._from_worker], [], [], remaining)
+            if ready:
+                chunk = os.read(self._from_worker, min(n - len(buf), 1 << 20))
+                if not chunk:
+                    raise SubmissionDied(self._death_reason(during))
+                buf += chunk
+        return bytes(buf)
+
+    def _receive(self, deadline: float, during: str) -> bytes:
+        size = int.from_bytes(self._read(8, deadline, during), "big")
+        if size > wire.MAX_FRAME:
+            raise wire.WireError(f"a frame of {size} bytes is over the limit")
+        return self._read(size, deadline, during)
+
+    def request(self, request: dict, during: str) -> dict:
+        """Send one request and return the answer; raise StudentError with a reason on failure."""
+        if time.monotonic() >= self.total_deadline:
+            raise SubmissionTimeout("the submission's total time limit was reached")
+        if self.proc is None or self.proc.poll() is not None:
+            if self.proc is not None:
+                self.kill()
+                self.restarts += 1
+            self.start()
+        deadline = self._deadline()
+        try:
+            self._send(wire.encode(request), deadline, during)
+            frame = self._receive(deadline, during)
+            answer = wire.decode(frame)
+        except wire.WireError as exc:
+            self.kill()
+            raise StudentError(f"the submission's process sent malformed data during {during} ({exc})") from None
+        except BaseException:
+            self.kill()  # a timeout (ours or pytest-timeout's), a death, or an interrupt: start afresh next time
+            raise
+        if not isinstance(answer, dict):
+            self.kill()
+            raise StudentError(f"the submission's process sent malformed data during {during}")
+        if isinstance(answer.get("error"), dict):
+            raise StudentError(describe_error(answer["error"]))
+        return answer

@@ -1,0 +1,165 @@
+"""The pytest plugin that turns a hidden grading suite into a grade.
+
+Each test `test_<check>` in `graders/WEEK/` is one graded check of
+course_config.py, with that check's points and time limit (pytest-timeout).
+The plugin provides the fixtures the checks use (`student`, `ref`, `week`,
+`device`) and records, for each check, the points earned and a one-line
+reason when it failed: a check earns its points only when it passes.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import time
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from ..config import Course, Week
+from .checks import CheckFailed
+from .client import StudentError, Submission
+from .student import Student
+
+TIMEOUT_PREFIX = "Timeout"
+DEADLINE_MARGIN = 0.5  # the hard kill comes this much before pytest-timeout, so its reason wins
+
+
+@dataclass
+class CheckResult:
+    name: str
+    score: float
+    max_score: float
+    status: str  # "passed", "failed" or "error" (the grader itself broke)
+    output: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class GraderPlugin:
+    course: Course
+    week: Week
+    submission_dir: Path
+    only: list[str] | None = None
+    device: str = "cpu"
+    results: dict[str, CheckResult] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        self.submission = Submission(
+            self.submission_dir, self.week.files, device=self.device, total_timeout=self.course.submission_timeout
+        )
+        self._started: dict[str, float] = {}
+
+    # --- fixtures ---
+    @pytest.fixture(scope="session")
+    def forbid(self):
+        return {}
+
+    @pytest.fixture(scope="session")
+    def student(self, forbid):
+        return Student(self.submission, forbid, self.device)
+
+    @pytest.fixture(scope="session")
+    def ref(self):
+        return load_reference(self.course, self.week)
+
+    @pytest.fixture(scope="session")
+    def device(self):
+        return self.device
+
+    # --- collection: one test per check ---
+    def check_of(self, item) -> str:
+        return item.originalname.removeprefix("test_") if hasattr(item, "originalname") else item.name
+
+    def pytest_collection_modifyitems(self, session, config, items):
+        names = [self.check_of(item) for item in items]
+        unknown = sorted(set(names) - set(self.week.checks))
+        missing = sorted(set(self.week.checks) - set(names))
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if unknown:
+            self.problems.append(f"tests with no check in course_config.py: {', '.join(unknown)}")
+        if missing:
+            self.problems.append(f"checks in course_config.py with no test: {', '.join(missing)}")
+        if repeated:
+            self.problems.append(f"checks with more than one test: {', '.join(repeated)}")
+        if self.only:
+            bad = sorted(set(self.only) - set(self.week.checks))
+            if bad:
+                self.problems.append(f"unknown check(s): {', '.join(bad)}")
+            keep = [i for i in items if self.check_of(i) in self.only]
+            config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+            items[:] = keep
+        for item in items:
+            check = self.week.checks.get(self.check_of(item))
+            if check:
+                item.add_marker(pytest.mark.timeout(check.timeout))
+
+    # --- running ---
+    def pytest_runtest_setup(self, item):
+        check = self.week.checks.get(self.check_of(item))
+        timeout = check.timeout if check else 30.0
+        self.submission.check_deadline = time.monotonic() + timeout - DEADLINE_MARGIN
+        self._started[item.nodeid] = time.monotonic()
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        outcome = yield
+        report = outcome.get_result()
+        name = self.check_of(item)
+        check = self.week.checks.get(name)
+        if check is None or call.when == "teardown":
+            return
+        if call.when == "setup" and report.passed:
+            return
+        seconds = time.monotonic() - self._started.get(item.nodeid, time.monotonic())
+        if report.passed:
+            self.results[name] = CheckResult(name, check.points, check.points, "passed", "", seconds)
+            return
+        status, reason = "failed", explain(call.excinfo, check.timeout)
+        if reason is None:
+            status = "error"
+            exc = call.excinfo.value
+            first = (str(exc).strip().splitlines() or [""])[0][:200]
+            reason = f"the grader could not run this check ({call.excinfo.typename}: {first})"
+        self.results[name] = CheckResult(name, 0.0, check.points, status, reason, seconds)
+
+    def pytest_sessionfinish(self, session):
+        self.submission.close()
+
+
+def explain(excinfo, timeout: float) -> str | None:
+    """The one-line reason for a failed check; None when the grader itself broke."""
+    if excinfo is None:
+        return "failed"
+    exc = excinfo.value
+    if isinstance(exc, (CheckFailed, StudentError)):
+        return str(exc) or "failed"
+    if excinfo.typename == "Failed" and str(exc).startswith(TIMEOUT_PREFIX):
+        return f"timed out after {timeout:g} s"
+    if isinstance(exc, AssertionError):
+        return "failed"
+    return None
+
+
+def load_reference(course: Course, week: Week) -> types.SimpleNamespace:
+    """The reference solution's modules, loaded under private names in the grader's process."""
+    folder = course.path("solutions", week.name)
+    modules = {}
+    saved = {m: sys.modules.get(m) for m in week.modules}
+    try:
+        for module in week.modules:
+            spec = importlib.util.spec_from_file_location(f"_reference_{week.name}_{module}", folder / f"{module}.py")
+            mod = importlib.util.module_from_spec(spec)
+            sys.modules[module] = mod  # siblings import each other by their plain names
+            spec.loader.exec_module(mod)
+            modules[module] = mod
+    finally:
+        for m, old in saved.items():
+            if old is None:
+                sys.modules.pop(m, None)
+            else:
+                sys.modules[m] = old
+    return types.SimpleNamespace(**modules)

@@ -1,0 +1,100 @@
+"""What a hidden check sees of a submission: calls that return plain data.
+
+    out, weights = student.call("attention.scaled_dot_product_attention", q, k, v, mask=mask)
+
+runs the student's function in the submission's own process and returns its
+outputs as plain tensors. Each call also refuses, with a one-line reason,
+code that reaches a built-in the exercise asks the student to write.
+"""
+
+from __future__ import annotations
+
+from .checks import fail, forbidden_names
+from .client import Submission
+
+
+class Student:
+    def __init__(self, submission: Submission, forbid: dict | None = None, device: str = "cpu"):
+        self.submission = submission
+        self.forbid = forbid or {}
+        self.device = device
+
+    # --- built-ins the student should not call ---
+    def _refuse_builtins(self, target: str, seen: list[str]) -> None:
+        filename = target.split(".")[0] + ".py"
+        static = forbidden_names(self.submission.source(filename), set(self.forbid.get("names", [])))
+        used = sorted(set(static) | set(seen))
+        if used:
+            fail(
+                f"{filename} uses torch's built-in {', '.join(used)}, which this exercise asks you to "
+                "write yourself: no points for this part"
+            )
+
+    def _request(self, target: str, request: dict, during: str) -> dict:
+        self.submission.require(target.split(".")[0] + ".py")
+        request = {**request, "forbid": self.forbid, "device": self.device}
+        answer = self.submission.request(request, during)
+        self._refuse_builtins(target, answer.get("forbidden", []))
+        return answer
+
+    # --- calls ---
+    def call(self, target: str, *args, grad_wrt=(), upstream=None, return_inputs=False, seed=0, **kwargs) -> dict:
+        """Call function `target` ("module.function"); the answer has "outputs",
+        and "grads" (by input path, e.g. "args.0") when `upstream` is given."""
+        request = {
+            "op": "run",
+            "target": target,
+            "args": list(args),
+            "kwargs": kwargs,
+            "grad_wrt": list(grad_wrt),
+            "upstream": upstream,
+            "return_inputs": return_inputs,
+            "seed": seed,
+        }
+        return self._request(target, request, f"{target.split('.')[-1]}()")
+
+    def module(
+        self,
+        target: str,
+        init_args=(),
+        init_kwargs=None,
+        *args,
+        state_dict=None,
+        dtype=None,
+        grad_wrt=(),
+        upstream=None,
+        param_grads=False,
+        return_state=False,
+        return_inputs=False,
+        describe=False,
+        call=True,
+        seed=0,
+        **kwargs,
+    ) -> dict:
+        """Build `target` ("module.Class") with init_args, load `state_dict`, and call it on args."""
+        request = {
+            "op": "run",
+            "target": target,
+            "init": {
+                "args": list(init_args),
+                "kwargs": init_kwargs or {},
+                "state_dict": state_dict,
+                "dtype": str(dtype).replace("torch.", "") if dtype else None,
+            },
+            "args": list(args),
+            "kwargs": kwargs,
+            "grad_wrt": list(grad_wrt),
+            "upstream": upstream,
+            "param_grads": param_grads,
+            "return_state": return_state,
+            "return_inputs": return_inputs,
+            "describe": describe,
+            "no_call": not call,
+            "seed": seed,
+        }
+        return self._request(target, request, f"{target.split('.')[-1]}")
+
+    def train(self, attention_target: str, config: dict) -> dict:
+        """Train the grader's toy transformer on the student's attention class."""
+        request = {"op": "train", "attention": attention_target, "config": config}
+        return self._request(attention_target, request, "training")

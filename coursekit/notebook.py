@@ -1,0 +1,123 @@
+"""Build a week's nbgrader source notebook from its Python sources.
+
+The notebook is derived, never edited: a lesson cell from the week's README,
+then for each exercise module a heading with the module docstring, its
+imports, one cell per top-level definition (an nbgrader solution cell where
+the definition holds a solution region, read-only otherwise), and one
+nbgrader autograded test cell per visible test function.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from .markers import has_solution
+
+KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
+
+
+@dataclass(frozen=True)
+class Chunk:
+    kind: str  # "docstring", "preamble", "def" or "test"
+    name: str
+    source: str
+
+
+def _nbgrader(grade_id: str, *, solution=False, grade=False, locked=False, points=None) -> dict:
+    meta = {
+        "grade": grade,
+        "grade_id": grade_id,
+        "locked": locked,
+        "schema_version": 3,
+        "solution": solution,
+        "task": False,
+    }
+    if grade:
+        meta["points"] = points
+    return meta
+
+
+def _is_local_import(node: ast.stmt, local_modules: set[str]) -> bool:
+    """`from attention import ...`: in the notebook those names are already defined above."""
+    return isinstance(node, ast.ImportFrom) and node.level == 0 and node.module in local_modules
+
+
+def split_module(text: str, local_modules: set[str]) -> list[Chunk]:
+    """Split a module into its docstring, its preamble (imports) and its top-level definitions."""
+    tree = ast.parse(text)
+    lines = text.splitlines()
+    chunks: list[Chunk] = []
+    body = list(tree.body)
+    if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant):
+        if isinstance(body[0].value.value, str):
+            chunks.append(Chunk("docstring", "", body[0].value.value))
+            body = body[1:]
+    preamble: list[str] = []
+    starts = [(n.decorator_list[0].lineno if getattr(n, "decorator_list", None) else n.lineno) - 1 for n in body]
+    for i, node in enumerate(body):
+        # A chunk runs up to the next top-level statement, so comments after its last
+        # statement (such as a closing solution marker) stay with it.
+        stop = starts[i + 1] if i + 1 < len(body) else len(lines)
+        segment = "\n".join(lines[starts[i] : stop]).rstrip()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            kind = "test" if node.name.startswith("test_") else "def"
+            chunks.append(Chunk(kind, node.name, segment))
+        elif not _is_local_import(node, local_modules):
+            preamble.append(segment)
+    if preamble:
+        chunks.insert(1 if chunks and chunks[0].kind == "docstring" else 0, Chunk("preamble", "", "\n".join(preamble)))
+    return chunks
+
+
+def build_notebook(week, lesson: str, modules: dict[str, str], tests: dict[str, str]) -> nbformat.NotebookNode:
+    """The nbgrader source notebook for `week`.
+
+    `modules` and `tests` map module names (in teaching order) to the text of
+    the source module and of its visible test file.
+    """
+    local = set(modules)
+    cells = []
+
+    def add(cell, grade_id, **meta):
+        cell.id = grade_id
+        cell.metadata["nbgrader"] = _nbgrader(grade_id, **meta)
+        cells.append(cell)
+
+    add(new_markdown_cell(lesson.strip()), f"{week.name}-lesson", locked=True)
+    for module, text in modules.items():
+        for chunk in split_module(text, local):
+            gid = f"{module}-{chunk.name or chunk.kind}".replace("_", "-")
+            if chunk.kind == "docstring":
+                add(new_markdown_cell(f"## `{module}.py`\n\n{chunk.source.strip()}"), gid, locked=True)
+            elif chunk.kind == "def" and has_solution(chunk.source):
+                add(new_code_cell(chunk.source), gid, solution=True)
+            else:
+                add(new_code_cell(chunk.source), gid, locked=True)
+        test_text = tests.get(module)
+        if test_text is None:
+            continue
+        add(new_markdown_cell(f"### Tests for `{module}.py`"), f"test-{module}-heading".replace("_", "-"), locked=True)
+        for chunk in split_module(test_text, local):
+            gid = (chunk.name if chunk.kind == "test" else f"test-{module}-{chunk.kind}").replace("_", "-")
+            if chunk.kind == "test":
+                source = f"{chunk.source}\n\n\n{chunk.name}()"
+                add(new_code_cell(source), gid, grade=True, locked=True, points=week.notebook_test_points)
+            elif chunk.kind != "docstring":
+                add(new_code_cell(chunk.source), gid, locked=True)
+    ids = [cell.id for cell in cells]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise ValueError(f"{week.name}: two notebook cells would share the id {duplicates[0]!r}")
+    nb = new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = KERNELSPEC
+    nb.metadata["language_info"] = {"name": "python"}
+    return nb
+
+
+def dumps(nb: nbformat.NotebookNode) -> str:
+    nbformat.validate(nb)
+    return nbformat.writes(nb) + "\n"
