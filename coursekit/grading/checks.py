@@ -12,6 +12,8 @@ import ast
 
 import torch
 
+from .wire import Unsendable
+
 
 class CheckFailed(AssertionError):
     """The submission's answer is wrong; str() is the one-line reason."""
@@ -23,8 +25,8 @@ def fail(reason: str):
 
 def expect_tensor(x, what: str, shape=None, dtype=None, finite: bool = True) -> torch.Tensor:
     """x must be a tensor of the given shape and dtype (and all finite when `finite`)."""
-    if isinstance(x, dict) and "__unsendable__" in x:
-        fail(f"{what} should be a torch.Tensor, got {x['__unsendable__']}")
+    if isinstance(x, Unsendable):
+        fail(f"{what} should be a torch.Tensor, got {x.what}")
     if type(x) is not torch.Tensor:
         fail(f"{what} should be a torch.Tensor, got {type(x).__name__}")
     if shape is not None and tuple(x.shape) != tuple(shape):

@@ -2,8 +2,8 @@
 
 Each test `test_<check>` in `graders/WEEK/` is one graded check of
 course_config.py, with that check's points and time limit (pytest-timeout).
-The plugin provides the fixtures the checks use (`student`, `ref`, `week`,
-`device`) and records, for each check, the points earned and a one-line
+The plugin provides the fixtures the checks use (`student`, `ref`, `device`,
+`forbid`) and records, for each check, the points earned and a one-line
 reason when it failed: a check earns its points only when it passes.
 """
 
@@ -37,7 +37,7 @@ class CheckResult:
     seconds: float = 0.0
 
 
-@dataclass
+@dataclass(eq=False)
 class GraderPlugin:
     course: Course
     week: Week
@@ -66,8 +66,8 @@ class GraderPlugin:
     def ref(self):
         return load_reference(self.course, self.week)
 
-    @pytest.fixture(scope="session")
-    def device(self):
+    @pytest.fixture(scope="session", name="device")
+    def device_fixture(self):
         return self.device
 
     # --- collection: one test per check ---

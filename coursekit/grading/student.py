@@ -9,8 +9,20 @@ code that reaches a built-in the exercise asks the student to write.
 
 from __future__ import annotations
 
+import torch
+
 from .checks import fail, forbidden_names
 from .client import Submission
+
+
+def _has_tensor(x) -> bool:
+    if isinstance(x, torch.Tensor):
+        return True
+    if isinstance(x, (list, tuple)):
+        return any(_has_tensor(v) for v in x)
+    if isinstance(x, dict):
+        return any(_has_tensor(v) for v in x.values())
+    return False
 
 
 class Student:
@@ -35,7 +47,15 @@ class Student:
         request = {**request, "forbid": self.forbid, "device": self.device}
         answer = self.submission.request(request, during)
         self._refuse_builtins(target, answer.get("forbidden", []))
+        if _has_tensor(request.get("args")) or _has_tensor(request.get("kwargs")):
+            self._same_device(answer.get("devices", []), during)
         return answer
+
+    def _same_device(self, devices: list, during: str) -> None:
+        wanted = self.device.split(":")[0]
+        wrong = [d for d in devices if not isinstance(d, str) or d.split(":")[0] != wanted]
+        if wrong:
+            fail(f"{during} returned a tensor on {wrong[0]} for inputs on {wanted}")
 
     # --- calls ---
     def call(self, target: str, *args, grad_wrt=(), upstream=None, return_inputs=False, seed=0, **kwargs) -> dict:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import struct
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -42,6 +43,13 @@ class WireError(ValueError):
     """Data that is not plain data, or a frame that is not well formed."""
 
 
+@dataclass(frozen=True)
+class Unsendable:
+    """Stands for an output that cannot cross (a meta tensor, a custom object): its description."""
+
+    what: str
+
+
 def _tensor_bytes(t: torch.Tensor) -> bytes:
     t = t.detach().to("cpu").contiguous()
     if t.dtype == torch.bfloat16:
@@ -61,6 +69,8 @@ def encode(obj) -> bytes:
             if isinstance(x, float) and x in (float("inf"), float("-inf")):
                 return {"__float__": "inf" if x > 0 else "-inf"}
             return x
+        if isinstance(x, Unsendable):
+            return {"__unsendable__": str(x.what)}
         if isinstance(x, torch.Tensor):
             if x.dtype not in _NAMES:
                 raise WireError(f"tensors of dtype {x.dtype} cannot be sent")
@@ -115,6 +125,8 @@ def decode(frame: bytes):
             raise WireError("unexpected value in frame")
         if "__float__" in x:
             return float(x["__float__"])
+        if "__unsendable__" in x:
+            return Unsendable(str(x["__unsendable__"]))
         if "__tuple__" in x:
             return tuple(build(v, depth + 1) for v in x["__tuple__"])
         if "__dict__" in x:

@@ -113,12 +113,14 @@ def _tensors(x):
 def plain(x):
     """Output as plain data; anything that is not becomes a description of it."""
     if isinstance(x, torch.Tensor):
+        if x.device.type == "meta" or x.is_complex() or x.layout != torch.strided:
+            return wire.Unsendable(f"{x.device.type} {x.dtype} tensor")
         return x.detach()
     if isinstance(x, (list, tuple)):
         return type(x)(plain(v) for v in x) if type(x) in (list, tuple) else tuple(plain(v) for v in x)
     if x is None or type(x) in (bool, int, float, str):
         return x
-    return {"__unsendable__": type(x).__name__}
+    return wire.Unsendable(type(x).__name__)
 
 
 def _place(x, device, requires_grad_paths, path=""):
@@ -197,6 +199,7 @@ def op_run(req: dict) -> dict:
             if isinstance(total, torch.Tensor):
                 total.backward()
     answer["outputs"] = plain(outputs)
+    answer["devices"] = [str(t.device) for t in _tensors(outputs)]
     if req.get("upstream") is not None:
         answer["grads"] = {p[1:]: t.grad for p, t in _leaves(inputs) if p[1:] in grad_wrt}
         if req.get("param_grads") and obj is not None:
@@ -228,10 +231,15 @@ def op_train(req: dict) -> dict:
     """Train the toy transformer on the student's attention with the grader's loop."""
     attention_cls = resolve(req["attention"])
     config = toy.ToyConfig(**req["config"])
+    device = req.get("device", "cpu")
+    # Look for forbidden built-ins on one training step: watching every step would slow training.
     watch = Watch(req.get("forbid", {}))
     with watch:
-        model, losses = toy.train(attention_cls, config, device=req.get("device", "cpu"))
-    watch.scan(model)
+        probe = toy.ToyTransformer(attention_cls, config).to(device)
+        batch = toy.make_batch(config, 4, torch.Generator().manual_seed(config.seed), device)
+        toy.loss_on_targets(probe, batch).backward()
+    watch.scan(probe)
+    model, losses = toy.train(attention_cls, config, device=device)
     return {
         "state_dict": {k: v.detach() for k, v in model.state_dict().items()},
         "losses": losses,
