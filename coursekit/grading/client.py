@@ -48,7 +48,7 @@ def describe_error(error: dict) -> str:
     kind, message, where = error.get("type", "Error"), error.get("message", ""), error.get("where", "")
     at = f" ({where})" if where else ""
     if kind == "NotImplementedError":
-        return f"not implemented yet: {message or 'NotImplementedError'}{at}"
+        return message if message.startswith("TODO") else f"not implemented yet{at}"
     if kind in ("SyntaxError", "IndentationError", "TabError"):
         return f"syntax error in {where or 'the submission'}: {message}"
     if kind in ("ModuleNotFoundError", "ImportError"):

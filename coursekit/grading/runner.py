@@ -40,6 +40,7 @@ class GradeReport:
         return {
             "score": self.score,
             "max_score": self.max_score,
+            "execution_time": round(sum(t.seconds for t in self.tests), 2),
             "tests": [
                 {k: v for k, v in asdict(t).items() if k in ("name", "score", "max_score", "status", "output")}
                 for t in self.tests
@@ -48,8 +49,14 @@ class GradeReport:
 
 
 def grade(
-    course: Course, week: Week, submission: str | Path, only: list[str] | None = None, device: str = "cpu"
+    course: Course,
+    week: Week,
+    submission: str | Path,
+    only: list[str] | None = None,
+    device: str = "cpu",
+    timeout_cap: float | None = None,
 ) -> GradeReport:
+    """Grade one submission folder with the week's hidden suite (see plugin.py)."""
     submission = Path(submission)
     if not submission.is_dir():
         raise GradingError(f"submission folder not found: {submission}")
@@ -58,7 +65,7 @@ def grade(
         raise GradingError(f"no hidden grading suite at {graders}")
     if not course.path("solutions", week.name).is_dir():
         raise GradingError(f"no reference solutions at solutions/{week.name}: run `course build`")
-    plugin = GraderPlugin(course, week, submission.resolve(), only=only, device=device)
+    plugin = GraderPlugin(course, week, submission.resolve(), only=only, device=device, timeout_cap=timeout_cap)
     args = [
         str(graders),
         "-c", str(course.path("graders", "pytest.ini")),

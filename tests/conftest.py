@@ -1,0 +1,64 @@
+"""Shared fixtures for the kit's own tests."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+@pytest.fixture(scope="session")
+def course():
+    from coursekit.config import load_course
+
+    return load_course(ROOT)
+
+
+def make_submission(folder: Path, week: str = "week1", base: str = "solutions", overlay: dict | Path | None = None, drop=()):
+    """A submission folder: the `base` version of the week's modules, with files replaced by `overlay`."""
+    from coursekit.config import load_course
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in load_course(ROOT).week(week).files:
+        if name not in drop:
+            shutil.copyfile(ROOT / base / week / name, folder / name)
+    if isinstance(overlay, Path):
+        for path in overlay.glob("*.py"):
+            shutil.copyfile(path, folder / path.name)
+    elif overlay:
+        for name, text in overlay.items():
+            (folder / name).write_text(text)
+    return folder
+
+
+def grade_many(jobs: list[dict], workdir: Path, processes: int = 2) -> list[dict]:
+    """Grade each job ({"submission", "only", "timeout_cap"}) with the real grader, in
+    `processes` separate grading processes; returns each job's report JSON in order."""
+    chunks = [list(range(i, len(jobs), processes)) for i in range(processes)]
+
+    def run(index, chunk):
+        jobs_path, out_path = workdir / f"jobs{index}.json", workdir / f"results{index}.json"
+        jobs_path.write_text(json.dumps([{"week": "week1", **jobs[i]} for i in chunk]))
+        subprocess.run(
+            [sys.executable, str(ROOT / "tests" / "grade_many.py"), str(jobs_path), str(out_path)],
+            cwd=ROOT, check=True, env={**os.environ, "COURSE_ROOT": str(ROOT)},
+        )  # fmt: skip
+        return json.loads(out_path.read_text())
+
+    results = [None] * len(jobs)
+    with ThreadPoolExecutor(processes) as pool:
+        for chunk, out in zip(chunks, pool.map(run, range(processes), chunks)):
+            for i, r in zip(chunk, out):
+                results[i] = r
+    return results
+
+
+def scores(report: dict) -> dict:
+    return {t["name"]: t for t in report["tests"]}

@@ -1,0 +1,129 @@
+"""`course build`: one source, four generated outputs, and --check catching staleness."""
+
+import shutil
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from coursekit import build
+from coursekit.markers import MarkerError, find_regions, make_stub, solution_text, strip_markers
+from conftest import ROOT
+
+SAMPLE = '''import torch
+
+
+class Model:
+    def forward(self, x):
+        """Doc."""
+        ### BEGIN SOLUTION
+        return x * 2
+        ### END SOLUTION
+
+
+def helper(x):
+    y = x + 1
+    ### BEGIN SOLUTION
+    return y
+    ### END SOLUTION
+'''
+
+
+def test_stub_names_each_todo_and_keeps_the_rest():
+    stub = make_stub(SAMPLE, "model.py")
+    assert "return x * 2" not in stub and "return y" not in stub
+    assert "raise NotImplementedError('TODO: implement Model.forward in model.py')" in stub
+    assert "    raise NotImplementedError('TODO: implement helper in model.py')" in stub
+    assert '"""Doc."""' in stub and "y = x + 1" in stub
+    compile(stub, "model.py", "exec")
+
+
+def test_solution_strips_only_the_markers():
+    solution = strip_markers(SAMPLE)
+    assert "### " not in solution
+    assert solution.count("\n") == SAMPLE.count("\n") - 4
+    assert "return x * 2" in solution and "return y" in solution
+
+
+@pytest.mark.parametrize("text", [
+    "### BEGIN SOLUTION\nx = 1\n",
+    "x = 1\n### END SOLUTION\n",
+    "### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION\n",
+])  # fmt: skip
+def test_unbalanced_markers_are_an_error(text):
+    with pytest.raises(MarkerError):
+        find_regions(text.splitlines(), "bad.py")
+
+
+def test_generated_files_are_up_to_date():
+    proc = subprocess.run([sys.executable, "-m", "coursekit.cli", "build", "--check"], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_check_names_stale_missing_and_unexpected_files(tmp_path, course):
+    for name in ("course_config.py", "source", "exercises", "solutions", "release"):
+        src = ROOT / name
+        (shutil.copytree if src.is_dir() else shutil.copyfile)(src, tmp_path / name)
+    from coursekit.config import load_course
+
+    copy = load_course(tmp_path)
+    week = copy.week("week1")
+    assert build.check(copy, week) == []
+    (tmp_path / "exercises/week1/attention.py").write_text("# edited\n")
+    (tmp_path / "release/week1/week1.ipynb").unlink()
+    (tmp_path / "solutions/week1/stray.py").write_text("")
+    with open(tmp_path / "source/week1/positional_encoding.py", "a") as f:
+        f.write("\n# a change to the source\n")
+    problems = build.check(copy, week)
+    assert "stale: exercises/week1/attention.py" in problems
+    assert "missing: release/week1/week1.ipynb" in problems
+    assert "unexpected: solutions/week1/stray.py (not generated from source/week1)" in problems
+    assert "stale: exercises/week1/positional_encoding.py" in problems
+    assert "stale: solutions/week1/positional_encoding.py" in problems
+    assert "stale: source/week1/week1.ipynb" in problems
+    build.write(copy, week)
+    assert build.check(copy, week) == []
+
+
+def solution_lines(course, week):
+    lines = set()
+    for module in week.modules:
+        text = (course.path("source", week.name, f"{module}.py")).read_text()
+        lines.update(line.strip() for line in solution_text(text) if len(line.strip()) > 12)
+    return lines
+
+
+def test_no_solution_text_reaches_students(course):
+    week = course.week("week1")
+    secret = solution_lines(course, week)
+    assert len(secret) > 10
+    student_files = [p for d in ("exercises", "release") for p in (ROOT / d / "week1").glob("*") if p.is_file()]
+    assert any(p.suffix == ".ipynb" for p in student_files)
+    for path in student_files:
+        text = path.read_text()
+        if path.suffix == ".ipynb":
+            text = "\n".join("".join(c.source) for c in nbformat.reads(text, as_version=4).cells)
+        leaked = [line for line in secret if line in text]
+        assert not leaked, f"{path.relative_to(ROOT)} contains solution text: {leaked[:3]}"
+
+
+def test_source_notebook_marks_cells_for_nbgrader(course):
+    nb = nbformat.read(ROOT / "source" / "week1" / "week1.ipynb", as_version=4)
+    meta = [c.metadata["nbgrader"] for c in nb.cells]
+    solutions = {m["grade_id"] for m in meta if m["solution"]}
+    assert solutions == {
+        "attention-scaled-dot-product-attention", "attention-causal-mask",
+        "positional-encoding-sinusoidal-positional-encoding", "multi-head-attention-MultiHeadAttention",
+    }  # fmt: skip
+    tests = [m for m in meta if m["grade"]]
+    assert len(tests) == 13 and all(m["points"] == course.week("week1").notebook_test_points for m in tests)
+    assert len({c.id for c in nb.cells}) == len(nb.cells)
+
+
+def test_release_notebook_comes_from_nbgrader(course):
+    release = nbformat.read(ROOT / "release" / "week1" / "week1.ipynb", as_version=4)
+    stubs = [c for c in release.cells if c.metadata["nbgrader"].get("solution")]
+    assert stubs and all("raise NotImplementedError" in c.source for c in stubs)
+    # nbgrader's generate_assignment records a checksum for every graded or solution cell.
+    assert all("checksum" in c.metadata["nbgrader"] for c in release.cells if c.metadata["nbgrader"]["grade"] or c.metadata["nbgrader"]["solution"])
