@@ -31,7 +31,7 @@ class ToyConfig:
     d_model: int = 64
     n_heads: int = 4
     n_layers: int = 2
-    steps: int = 250
+    steps: int = 160
     batch_size: int = 64
     lr: float = 3e-3
     warmup: int = 50
