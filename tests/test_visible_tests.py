@@ -26,3 +26,11 @@ def test_reference_passes_the_visible_tests():
     proc = run_pytest(ROOT / "solutions" / "week1")
     assert proc.returncode == 0, proc.stdout[-2000:]
     assert "13 passed" in proc.stdout
+
+
+def test_each_exercise_is_a_marker():
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "solutions/week1", "-q", "-p", "no:cacheprovider", "-m", "positional_encoding"],
+        cwd=ROOT, capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 0 and "3 passed, 10 deselected" in proc.stdout, proc.stdout[-1000:]

@@ -29,6 +29,9 @@ SDPA_CHECKS = [
 MHA_CHECKS = ["mha_structure", "mha_matches_builtin", "mha_matches_reference", "mha_gradients", "mha_masks"]
 PE_CHECKS = ["pe_shape_dtype", "pe_values"]
 QUICK = ["sdpa_shapes", "sdpa_matches_reference", "causal_mask", "pe_values", "mha_matches_reference"]
+# Training checks take seconds each: run them for these classic bugs only (one that cannot learn,
+# one that learns a different function from the spec's), and the other checks for every bug.
+TRAIN_BUGS = {"mha_detached_qk_projections", "mha_split_heads_without_transpose"}
 
 
 def load_cases():
@@ -41,6 +44,8 @@ def load_cases():
 
 CASES = load_cases()
 BUGS = {name: c for name, c in CASES.items() if c["kind"] == "bug"}
+for _name, _case in BUGS.items():
+    _case["run"] = [c for c in _case["must_fail"] if _name in TRAIN_BUGS or not c.startswith("train_")]
 CORRECT = {name: c for name, c in CASES.items() if c["kind"] == "correct"}
 
 REFERENCE_ATTENTION = (ROOT / "solutions" / "week1" / "attention.py").read_text()
@@ -54,7 +59,8 @@ HOSTILE = {
     "os_exit_at_import": ({"positional_encoding.py": "import os\nos._exit(0)\n"}, None),
     "segfault": ({"positional_encoding.py": "import os, signal\n\ndef sinusoidal_positional_encoding(max_len, d_model, device=None):\n    os.kill(os.getpid(), signal.SIGSEGV)\n"}, None),
     "hang": ({"positional_encoding.py": "def sinusoidal_positional_encoding(max_len, d_model, device=None):\n    while True:\n        pass\n"}, 4),
-    "flood": ({"positional_encoding.py": "import sys\n\ndef sinusoidal_positional_encoding(max_len, d_model, device=None):\n    line = 'x' * 1_000_000\n    while True:\n        print(line)\n        print(line, file=sys.stderr)\n"}, None),
+    "flood": ({"positional_encoding.py": "import sys\n\ndef sinusoidal_positional_encoding(max_len, d_model, device=None):\n    line = 'x' * 1_000_000\n    while True:\n        print(line)\n        print(line, file=sys.stderr)\n"}, 4),
+    "fills_disk": ({"positional_encoding.py": "def sinusoidal_positional_encoding(max_len, d_model, device=None):\n    with open('big', 'wb') as f:\n        while True:\n            f.write(b'x' * 1_000_000)\n"}, None),
     # Patching the checker's tools from the submission's process changes nothing in the grader's.
     "patches_checker": ({"positional_encoding.py": (
         "import torch, numpy, pytest\n"
@@ -63,7 +69,7 @@ HOSTILE = {
         "numpy.allclose = lambda *a, **k: True\n"
         "pytest.approx = lambda *a, **k: a[0]\n"
         "def sinusoidal_positional_encoding(max_len, d_model, device=None):\n"
-        "    return torch.zeros(max_len, d_model)\n")}, None),
+        "    return torch.zeros(max_len, d_model, device=device)\n")}, None),
     # An object that claims to equal everything arrives as the plain numbers it holds.
     "lying_tensor": ({"positional_encoding.py": (
         "import torch\n"
@@ -75,7 +81,7 @@ HOSTILE = {
         "        if func.__name__ in ('allclose', 'equal'): return True\n"
         "        return super().__torch_function__(func, types, args, kwargs or {})\n"
         "def sinusoidal_positional_encoding(max_len, d_model, device=None):\n"
-        "    return torch.zeros(max_len, d_model).as_subclass(Liar)\n")}, None),
+        "    return torch.zeros(max_len, d_model, device=device).as_subclass(Liar)\n")}, None),
     "returns_numpy": ({"positional_encoding.py": (
         "import numpy as np\n"
         "def sinusoidal_positional_encoding(max_len, d_model, device=None):\n"
@@ -91,7 +97,7 @@ HOSTILE = {
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
+def graded(tmp_path_factory, course):
     tmp = tmp_path_factory.mktemp("week1-submissions")
     jobs, names = [], []
 
@@ -103,9 +109,12 @@ def graded(tmp_path_factory):
     add("stubs", ROOT / "exercises" / "week1")
     add("half_done", make_submission(tmp / "half_done", overlay={"multi_head_attention.py": (ROOT / "exercises" / "week1" / "multi_head_attention.py").read_text()}))
     for name, case in BUGS.items():
-        add(f"bug:{name}", make_submission(tmp / name, overlay=case["dir"]), only=case["must_fail"])
+        add(f"bug:{name}", make_submission(tmp / name, overlay=case["dir"]), only=case["run"])
     for name, case in CORRECT.items():
-        add(f"correct:{name}", make_submission(tmp / name, overlay=case["dir"]))
+        # Training uses attention.py and multi_head_attention.py only: skip it when neither changed.
+        touches_attention = any((case["dir"] / f).exists() for f in ("attention.py", "multi_head_attention.py"))
+        only = None if touches_attention else [c for c in course.week("week1").checks if not c.startswith("train_")]
+        add(f"correct:{name}", make_submission(tmp / name, overlay=case["dir"]), only=only)
     for name, (files, cap) in HOSTILE.items():
         base = "exercises" if name == "rigged_conftest" else "solutions"
         drop = ("multi_head_attention.py",) if name == "missing_file" else ()
@@ -152,7 +161,7 @@ def test_classic_bug_is_caught(graded, name):
 
 
 def test_every_hidden_check_is_failed_by_some_classic_bug(course):
-    caught = {check for case in BUGS.values() for check in case["must_fail"]}
+    caught = {check for case in BUGS.values() for check in case["run"]}
     assert set(course.week("week1").checks) - caught == set()
 
 
@@ -167,9 +176,9 @@ def hostile(graded, name):
     return scores(graded[f"hostile:{name}"])
 
 
-def assert_only_pe_lost(results, reason_words):
+def assert_only_pe_lost(results, reason_words, lost=PE_CHECKS):
     for check, t in results.items():
-        if check in PE_CHECKS:
+        if check in lost:
             assert t["score"] == 0 and any(w in t["output"] for w in reason_words), t
             assert "\n" not in t["output"]
         else:
@@ -193,18 +202,20 @@ def test_wrong_name_is_reported(graded):
     assert results["sdpa_matches_reference"]["status"] == "passed"
 
 
-@pytest.mark.parametrize("name, words", [
-    ("exit_zero", ["SystemExit"]),
-    ("os_exit_at_import", ["exited (status 0)"]),
-    ("segfault", ["SIGSEGV"]),
-    ("hang", ["timed out"]),
-    ("flood", ["printed more than"]),
-    ("patches_checker", ["differs from the expected values"]),
-    ("lying_tensor", ["differs from the expected values"]),
-    ("returns_numpy", ["should be a torch.Tensor, got ndarray"]),
+@pytest.mark.parametrize("name, words, lost", [
+    ("exit_zero", ["SystemExit"], PE_CHECKS),
+    ("os_exit_at_import", ["exited (status 0)"], PE_CHECKS),
+    ("segfault", ["SIGSEGV"], PE_CHECKS),
+    ("hang", ["timed out"], PE_CHECKS),
+    ("flood", ["timed out"], PE_CHECKS),
+    ("fills_disk", ["File too large"], PE_CHECKS),
+    # zeros of the right shape, dtype and device: only the values are wrong
+    ("patches_checker", ["differs from the expected values"], ["pe_values"]),
+    ("lying_tensor", ["differs from the expected values"], ["pe_values"]),
+    ("returns_numpy", ["should be a torch.Tensor, got ndarray"], PE_CHECKS),
 ])  # fmt: skip
-def test_hostile_submission_loses_only_what_it_broke(graded, name, words):
-    assert_only_pe_lost(hostile(graded, name), words)
+def test_hostile_submission_loses_only_what_it_broke(graded, name, words, lost):
+    assert_only_pe_lost(hostile(graded, name), words, lost)
 
 
 def test_conftest_in_submission_is_ignored(graded):

@@ -23,7 +23,8 @@ from pathlib import Path
 
 from . import wire
 
-OUTPUT_LIMIT = 32 * 1024 * 1024  # bytes the submission may print, in all
+FILE_LIMIT = 64 * 1024 * 1024  # the largest file the submission's process may write
+STARTUP_TIMEOUT = 120.0  # seconds for a fresh process to import torch and answer a ping
 _SIGNALS = {int(s): s.name for s in signal.Signals}
 
 
@@ -40,7 +41,7 @@ class SubmissionDied(StudentError):
 
 
 def _limits() -> None:  # runs in the child before exec
-    resource.setrlimit(resource.RLIMIT_FSIZE, (OUTPUT_LIMIT, OUTPUT_LIMIT))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_LIMIT, FILE_LIMIT))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
@@ -71,7 +72,6 @@ class Submission:
             if src.is_file() and not src.is_symlink():
                 shutil.copyfile(src, self.scratch / name)
                 self.present.add(name)
-        self.log_path = self.scratch.parent / (self.scratch.name + ".log")
         self.proc: subprocess.Popen | None = None
         self._to_worker = self._from_worker = -1
         self.check_deadline = float("inf")
@@ -101,18 +101,18 @@ class Submission:
             "PYTHONHASHSEED": "0",
         }
         cmd = [sys.executable, "-I", "-m", "coursekit.grading.worker", str(req_r), str(resp_w), str(self.scratch)]
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                cmd,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                cwd=self.scratch,
-                env=env,
-                pass_fds=(req_r, resp_w),
-                start_new_session=True,
-                preexec_fn=_limits,
-            )
+        # What the submission prints goes nowhere: it can neither fill a disk nor reach the grader.
+        self.proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=self.scratch,
+            env=env,
+            pass_fds=(req_r, resp_w),
+            start_new_session=True,
+            preexec_fn=_limits,
+        )
         os.close(req_r)
         os.close(resp_w)
         for fd in (req_w, resp_r):
@@ -135,7 +135,6 @@ class Submission:
     def close(self) -> None:
         self.kill()
         shutil.rmtree(self.scratch, ignore_errors=True)
-        self.log_path.unlink(missing_ok=True)
 
     def _death_reason(self, during: str) -> str:
         code = self.proc.wait() if self.proc else None
@@ -143,8 +142,6 @@ class Submission:
             return f"the submission's process stopped answering during {during}"
         if code < 0:
             sig = _SIGNALS.get(-code, str(-code))
-            if sig == "SIGXFSZ":
-                return f"the submission printed more than {OUTPUT_LIMIT // 2**20} MiB and was stopped during {during}"
             return f"the submission's process was killed by {sig} during {during}"
         return f"the submission's process exited (status {code}) during {during}"
 
@@ -184,15 +181,29 @@ class Submission:
             raise wire.WireError(f"a frame of {size} bytes is over the limit")
         return self._read(size, deadline, during)
 
+    def ensure_started(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            self._restart()
+
+    def _restart(self) -> None:
+        """A fresh process, ready to serve: its start-up is the grader's time, not the check's."""
+        if self.proc is not None:
+            self.kill()
+            self.restarts += 1
+        self.start()
+        try:
+            deadline = time.monotonic() + STARTUP_TIMEOUT
+            self._send(wire.encode({"op": "ping"}), deadline, "start-up")
+            wire.decode(self._receive(deadline, "start-up"))
+        except BaseException:
+            self.kill()
+            raise
+
     def request(self, request: dict, during: str) -> dict:
         """Send one request and return the answer; raise StudentError with a reason on failure."""
         if time.monotonic() >= self.total_deadline:
             raise SubmissionTimeout("the submission's total time limit was reached")
-        if self.proc is None or self.proc.poll() is not None:
-            if self.proc is not None:
-                self.kill()
-                self.restarts += 1
-            self.start()
+        self.ensure_started()
         deadline = self._deadline()
         try:
             self._send(wire.encode(request), deadline, during)

@@ -99,14 +99,20 @@ class GraderPlugin:
         for item in items:
             check = self.week.checks.get(self.check_of(item))
             if check:
-                item.add_marker(pytest.mark.timeout(self.timeout(check)))
+                # Only the check itself is timed: starting the submission's process is the grader's time.
+                item.add_marker(pytest.mark.timeout(self.timeout(check), func_only=True))
 
     # --- running ---
     def pytest_runtest_setup(self, item):
+        self._started[item.nodeid] = time.monotonic()  # reset when the check itself starts
+        self.submission.check_deadline = float("inf")
+        self.submission.ensure_started()
+
+    def pytest_runtest_call(self, item):
         check = self.week.checks.get(self.check_of(item))
         timeout = self.timeout(check) if check else 30.0
-        self.submission.check_deadline = time.monotonic() + timeout - DEADLINE_MARGIN
         self._started[item.nodeid] = time.monotonic()
+        self.submission.check_deadline = time.monotonic() + timeout - DEADLINE_MARGIN
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):

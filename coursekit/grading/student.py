@@ -30,12 +30,14 @@ class Student:
         self.submission = submission
         self.forbid = forbid or {}
         self.device = device
+        self._static: dict[str, list[str]] = {}
 
     # --- built-ins the student should not call ---
     def _refuse_builtins(self, target: str, seen: list[str]) -> None:
         filename = target.split(".")[0] + ".py"
-        static = forbidden_names(self.submission.source(filename), set(self.forbid.get("names", [])))
-        used = sorted(set(static) | set(seen))
+        if filename not in self._static:
+            self._static[filename] = forbidden_names(self.submission.source(filename), set(self.forbid.get("names", [])))
+        used = sorted(set(self._static[filename]) | set(seen))
         if used:
             fail(
                 f"{filename} uses torch's built-in {', '.join(used)}, which this exercise asks you to "

@@ -3,12 +3,15 @@
 - The exercise modules in this folder import each other by name
   (`from attention import ...`), so the folder goes on sys.path.
 - Each test starts from the same random seed.
+- Each exercise module is a marker, so `pytest -m attention` runs only the
+  tests of attention.py.
 - A test that reaches a TODO still to be written fails with one line naming
   it, instead of a traceback.
 """
 
 import os
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -24,9 +27,22 @@ def _seed():
     torch.manual_seed(0)
 
 
+def _modules():
+    return sorted(name[5:-3] for name in os.listdir(HERE) if name.startswith("test_") and name.endswith(".py"))
+
+
 def pytest_configure(config):
     if config.option.tbstyle == "auto":
         config.option.tbstyle = "short"
+    for module in _modules():
+        config.addinivalue_line("markers", f"{module}: the tests of {module}.py")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        name = item.path.name
+        if item.path.parent == Path(HERE) and name.startswith("test_"):
+            item.add_marker(name[5:-3])
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -1,0 +1,24 @@
+"""BUG: softmax written as exp(x) / sum(exp(x)) without subtracting the row max: overflows (inf/inf = NaN) for large scores"""
+
+import math
+
+import torch
+
+
+def scaled_dot_product_attention(q, k, v, mask=None):
+    """softmax(q k^T / sqrt(d_k)) v; mask is boolean, True = may attend. Returns (out, weights)."""
+    d_k = q.size(-1)
+    scores = q @ k.transpose(-2, -1) / math.sqrt(d_k)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    e = torch.exp(scores)
+    weights = e / e.sum(dim=-1, keepdim=True)
+    if mask is not None:
+        weights = weights.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)
+    out = weights @ v
+    return out, weights
+
+
+def causal_mask(seq_len, device=None):
+    """Boolean (seq_len, seq_len) mask, True on and below the diagonal."""
+    return torch.ones(seq_len, seq_len, dtype=torch.bool, device=device).tril()
