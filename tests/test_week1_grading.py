@@ -86,6 +86,10 @@ HOSTILE = {
         "import numpy as np\n"
         "def sinusoidal_positional_encoding(max_len, d_model, device=None):\n"
         "    return np.zeros((max_len, d_model), dtype=np.float32)\n")}, None),
+    # A built-in reached without naming it in the source: caught at run time.
+    "hidden_builtin": ({"attention.py": REFERENCE_ATTENTION.replace(
+        "    out = weights @ v  # (..., Lq, d_v)",
+        "    out = getattr(torch.nn.functional, 'scaled_dot_' + 'product_attention')(q, k, v, attn_mask=mask)")}, None),
     # A conftest.py next to the stubs that would pass every test if pytest loaded it.
     "rigged_conftest": ({"conftest.py": (
         "import pytest\n"
@@ -216,6 +220,16 @@ def test_wrong_name_is_reported(graded):
 ])  # fmt: skip
 def test_hostile_submission_loses_only_what_it_broke(graded, name, words, lost):
     assert_only_pe_lost(hostile(graded, name), words, lost)
+
+
+def test_builtin_reached_at_run_time_earns_nothing_for_its_part(graded):
+    for check, t in hostile(graded, "hidden_builtin").items():
+        if check.startswith("sdpa_"):
+            assert t["score"] == 0 and "uses torch's built-in scaled_dot_product_attention" in t["output"], t
+        elif check.startswith("mha_"):  # built on the student's attention, so it reaches the built-in too
+            assert t["score"] == 0, t
+        else:
+            assert t["status"] == "passed", t
 
 
 def test_conftest_in_submission_is_ignored(graded):

@@ -33,7 +33,8 @@ class Student:
         self._static: dict[str, list[str]] = {}
 
     # --- built-ins the student should not call ---
-    def _refuse_builtins(self, target: str, seen: list[str]) -> None:
+    def _refuse_builtins(self, target: str, seen: list[str] = ()) -> None:
+        """Fail the check if the target's file names a forbidden built-in, or its run reached one."""
         filename = target.split(".")[0] + ".py"
         if filename not in self._static:
             self._static[filename] = forbidden_names(self.submission.source(filename), set(self.forbid.get("names", [])))
@@ -46,6 +47,7 @@ class Student:
 
     def _request(self, target: str, request: dict, during: str) -> dict:
         self.submission.require(target.split(".")[0] + ".py")
+        self._refuse_builtins(target)  # from the source alone, before running anything
         request = {**request, "forbid": self.forbid, "device": self.device}
         answer = self.submission.request(request, during)
         self._refuse_builtins(target, answer.get("forbidden", []))

@@ -182,7 +182,7 @@ def op_run(req: dict) -> dict:
                 obj.load_state_dict(init["state_dict"])
             if req.get("describe"):
                 answer["describe"] = describe(obj)
-            fn = getattr(obj, req.get("method", "forward")) if req.get("method") else obj
+            fn = getattr(obj, req["method"]) if req.get("method") else obj
         else:
             obj, fn = None, target
         if req.get("no_call"):

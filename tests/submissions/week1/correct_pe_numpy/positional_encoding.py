@@ -2,8 +2,8 @@
 
 import math
 
-import torch
 import numpy as np
+import torch
 
 
 def sinusoidal_positional_encoding(max_len, d_model, device=None):
