@@ -15,7 +15,6 @@ test then asserts on its own submission's report.
 """
 
 import tomllib
-from pathlib import Path
 
 import pytest
 

@@ -4,7 +4,6 @@ Every verdict is computed here, in the grader's process, from plain tensors
 returned by the submission's process.
 """
 
-import math
 
 import torch
 from torch.nn import functional as F
