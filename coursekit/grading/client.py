@@ -60,9 +60,8 @@ def describe_error(error: dict) -> str:
 
 
 class Submission:
-    def __init__(self, directory: str | os.PathLike, files: list[str], device: str = "cpu", total_timeout: float = 900):
+    def __init__(self, directory: str | os.PathLike, files: list[str], total_timeout: float = 900):
         self.directory = Path(directory)
-        self.device = device
         self.scratch = Path(tempfile.mkdtemp(prefix="course-submission-"))
         self.present: set[str] = set()
         for name in files:
@@ -76,7 +75,6 @@ class Submission:
         self._to_worker = self._from_worker = -1
         self.check_deadline = float("inf")
         self.total_deadline = time.monotonic() + total_timeout
-        self.restarts = 0
 
     # --- files ---
     def require(self, *files: str) -> None:
@@ -187,9 +185,7 @@ class Submission:
 
     def _restart(self) -> None:
         """A fresh process, ready to serve: its start-up is the grader's time, not the check's."""
-        if self.proc is not None:
-            self.kill()
-            self.restarts += 1
+        self.kill()
         self.start()
         try:
             deadline = time.monotonic() + STARTUP_TIMEOUT
