@@ -12,13 +12,20 @@ def cmd_build(args) -> int:
     from . import build
 
     course = load_course(args.root)
-    weeks = [course.week(w) for w in args.weeks] if args.weeks else list(course.weeks.values())
+    weeks = (
+        [course.week(w) for w in args.weeks]
+        if args.weeks
+        else list(course.weeks.values())
+    )
     if args.check:
         problems = [p for week in weeks for p in build.check(course, week)]
         for p in problems:
             print(p)
         if problems:
-            print(f"{len(problems)} generated file(s) out of step with source/: run `course build`", file=sys.stderr)
+            print(
+                f"{len(problems)} generated file(s) out of step with source/: run `course build`",
+                file=sys.stderr,
+            )
             return 1
         print(f"generated files are up to date ({', '.join(w.name for w in weeks)})")
         return 0
@@ -31,7 +38,9 @@ def cmd_build(args) -> int:
 
 
 def _grade(course, week_name: str, submission: str, args) -> int:
-    from .grading.runner import grade, render_table, write_json
+    import json
+
+    from .grading.runner import grade, render_table, write_json, write_text
 
     week = course.week(week_name)
     only = [c.strip() for c in args.only.split(",") if c.strip()] if args.only else None
@@ -39,6 +48,16 @@ def _grade(course, week_name: str, submission: str, args) -> int:
     render_table(report)
     if args.json:
         write_json(report, args.json)
+    if args.gradescope:
+        write_text(
+            args.gradescope,
+            json.dumps(
+                report.to_gradescope(week, course.gradescope_visibility), indent=2
+            )
+            + "\n",
+        )
+    if args.csv:
+        write_text(args.csv, report.to_csv())
     return 0
 
 
@@ -51,6 +70,114 @@ def cmd_check(args) -> int:
     return _grade(course, args.week, str(course.path("exercises", args.week)), args)
 
 
+def _students(value: str | None) -> list[str] | None:
+    return (
+        [s.strip() for s in value.replace(",", " ").split() if s.strip()]
+        if value
+        else None
+    )
+
+
+def cmd_release(args) -> int:
+    from .instructor import release
+
+    course = load_course(args.root)
+    week = course.week(args.week)
+    release(course, week)
+    exchange = course.nbgrader_config.Exchange.root
+    print(
+        f"{week.name}: released to {exchange}/{course.course_id}/outbound/{week.name}"
+    )
+    return 0
+
+
+def cmd_collect(args) -> int:
+    from .instructor import collect, submissions
+
+    course = load_course(args.root)
+    week = course.week(args.week)
+    collect(course, week)
+    found = submissions(course, week)
+    print(
+        f"{week.name}: {len(found)} submission(s) in submitted/: {', '.join(found) or 'none'}"
+    )
+    return 0
+
+
+def cmd_autograde(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from .instructor import autograde
+
+    course = load_course(args.root)
+    week = course.week(args.week)
+    outcomes = autograde(
+        course,
+        week,
+        students=_students(args.students),
+        force=args.force,
+        jobs=args.jobs,
+        device=args.device,
+        create_students=args.create_students,
+    )
+    table = Table(title=f"{week.name}: autograde", title_justify="left")
+    for column in ("student", "status", "score", "note"):
+        table.add_column(column, justify="right" if column == "score" else "left")
+    for o in outcomes:
+        style = {"graded": "green", "skipped": "dim", "error": "red"}[o.status]
+        table.add_row(
+            o.student,
+            f"[{style}]{o.status}[/]",
+            f"{o.score:g}/{o.max_score:g}",
+            o.message,
+        )
+    Console().print(table)
+    if not outcomes:
+        print(
+            f"no collected {week.name} submissions: run `course collect {week.name}` first",
+            file=sys.stderr,
+        )
+    return 1 if any(o.status == "error" for o in outcomes) else 0
+
+
+def cmd_feedback(args) -> int:
+    from .instructor import feedback
+
+    course = load_course(args.root)
+    week = course.week(args.week)
+    written = feedback(course, week, _students(args.students))
+    for folder in written:
+        print(
+            f"wrote {folder.relative_to(course.root)}/feedback.md and {week.name}.html"
+        )
+    return 0
+
+
+def cmd_export(args) -> int:
+    from . import gradebook
+    from .grading.runner import write_text
+
+    course = load_course(args.root)
+    weeks = [course.week(w) for w in args.weeks] if args.weeks else None
+    if weeks is None:
+        with gradebook.open_gradebook(course) as gb:
+            released = {a.name for a in gb.assignments}
+        weeks = [w for name, w in course.weeks.items() if name in released]
+    table = gradebook.rows(course, weeks)
+    text = (
+        gradebook.export_csv(table)
+        if args.format == "csv"
+        else gradebook.export_json(table)
+    )
+    if args.output:
+        write_text(args.output, text)
+        print(f"wrote {len(table)} row(s) to {args.output}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def default_device() -> str:
     try:
         import torch
@@ -61,23 +188,50 @@ def default_device() -> str:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="course", description="Build, check and grade the LLM-from-scratch course.")
-    p.add_argument("--root", help="course folder (default: the one holding course_config.py)")
+    p = argparse.ArgumentParser(
+        prog="course", description="Build, check and grade the LLM-from-scratch course."
+    )
+    p.add_argument(
+        "--root", help="course folder (default: the one holding course_config.py)"
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
-    b = sub.add_parser("build", help="generate exercises/, solutions/ and the notebooks from source/")
+    b = sub.add_parser(
+        "build", help="generate exercises/, solutions/ and the notebooks from source/"
+    )
     b.add_argument("weeks", nargs="*", help="weeks to build (default: all)")
-    b.add_argument("--check", action="store_true", help="change nothing; fail and name every stale or missing file")
+    b.add_argument(
+        "--check",
+        action="store_true",
+        help="change nothing; fail and name every stale or missing file",
+    )
     b.set_defaults(func=cmd_build)
 
     def grading_options(g):
-        g.add_argument("--json", metavar="FILE", help="also write the results as JSON (Gradescope's fields)")
-        g.add_argument("--only", metavar="CHECKS", help="comma-separated check names to run")
-        g.add_argument("--device", default=default_device(), help="torch device for the checks (default: cuda if present)")
+        g.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+        g.add_argument(
+            "--gradescope",
+            metavar="FILE",
+            help="also write Gradescope's results.json, with visibility",
+        )
+        g.add_argument("--csv", metavar="FILE", help="also write the results as CSV")
+        g.add_argument(
+            "--only", metavar="CHECKS", help="comma-separated check names to run"
+        )
+        g.add_argument(
+            "--device",
+            default=default_device(),
+            help="torch device for the checks (default: cuda if present)",
+        )
 
     g = sub.add_parser("grade", help="grade a submission folder with the hidden suite")
     g.add_argument("week")
-    g.add_argument("--submission", required=True, metavar="DIR", help="folder holding the week's .py files")
+    g.add_argument(
+        "--submission",
+        required=True,
+        metavar="DIR",
+        help="folder holding the week's .py files",
+    )
     grading_options(g)
     g.set_defaults(func=cmd_grade)
 
@@ -85,6 +239,64 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("week")
     grading_options(c)
     c.set_defaults(func=cmd_check)
+
+    r = sub.add_parser(
+        "release", help="nbgrader generate_assignment and release_assignment for WEEK"
+    )
+    r.add_argument("week")
+    r.set_defaults(func=cmd_release)
+
+    co = sub.add_parser(
+        "collect", help="nbgrader collect: the latest submissions into submitted/"
+    )
+    co.add_argument("week")
+    co.set_defaults(func=cmd_collect)
+
+    a = sub.add_parser(
+        "autograde", help="grade every collected submission; scores go to the gradebook"
+    )
+    a.add_argument("week")
+    a.add_argument(
+        "--students",
+        metavar="IDS",
+        help="only these students (comma or space separated)",
+    )
+    a.add_argument(
+        "--force", action="store_true", help="grade again what is already graded"
+    )
+    a.add_argument(
+        "--jobs",
+        type=int,
+        help="submissions graded at once (default: GRADING_JOBS or the CPU count)",
+    )
+    a.add_argument(
+        "--create-students",
+        action="store_true",
+        help="add unknown students to the gradebook",
+    )
+    a.add_argument(
+        "--device",
+        default=default_device(),
+        help="torch device for the checks (default: cuda if present)",
+    )
+    a.set_defaults(func=cmd_autograde)
+
+    f = sub.add_parser(
+        "feedback", help="feedback/STUDENT/WEEK/: every check, and why it failed"
+    )
+    f.add_argument("week")
+    f.add_argument("--students", metavar="IDS")
+    f.set_defaults(func=cmd_feedback)
+
+    e = sub.add_parser("export", help="the grade table from the gradebook")
+    e.add_argument(
+        "weeks", nargs="*", help="weeks to export (default: every released week)"
+    )
+    e.add_argument("--format", choices=["csv", "json"], default="csv")
+    e.add_argument(
+        "--output", metavar="FILE", help="write to FILE instead of standard output"
+    )
+    e.set_defaults(func=cmd_export)
     return p
 
 

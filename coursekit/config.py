@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import runpy
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 CONFIG_NAME = "course_config.py"
@@ -20,6 +20,8 @@ class Check:
     name: str
     points: float
     timeout: float
+    about: str = ""
+    visibility: str | None = None  # Gradescope visibility; None: the course default
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,6 @@ class Week:
     papers: tuple[Paper, ...]
     modules: tuple[str, ...]
     checks: dict[str, Check] = field(hash=False)
-    notebook_test_points: float = 1
 
     @property
     def max_score(self) -> float:
@@ -56,11 +57,15 @@ class Course:
     weeks: dict[str, Week]
     submission_timeout: float
     nbgrader_config: object = field(hash=False, compare=False)
+    gradescope_visibility: str = "after_due_date"
+    grading_jobs: int | None = None
 
     def week(self, name: str) -> Week:
         if name not in self.weeks:
             known = ", ".join(self.weeks) or "none"
-            raise CourseError(f"unknown week {name!r} (course_config.py defines: {known})")
+            raise CourseError(
+                f"unknown week {name!r} (course_config.py defines: {known})"
+            )
         return self.weeks[name]
 
     def path(self, *parts: str) -> Path:
@@ -83,13 +88,22 @@ def find_root(start: str | os.PathLike | None = None) -> Path:
     checkout = Path(__file__).resolve().parent.parent
     if (checkout / CONFIG_NAME).is_file():
         return checkout
-    raise CourseError(f"no {CONFIG_NAME} found in {here} or above; run inside the course folder or set COURSE_ROOT")
+    raise CourseError(
+        f"no {CONFIG_NAME} found in {here} or above; run inside the course folder or set COURSE_ROOT"
+    )
 
 
 def _week(name: str, spec: dict) -> Week:
     try:
         checks = {
-            check: Check(check, float(v["points"]), float(v["timeout"])) for check, v in spec["checks"].items()
+            check: Check(
+                check,
+                float(v["points"]),
+                float(v["timeout"]),
+                v.get("about", ""),
+                v.get("visibility"),
+            )
+            for check, v in spec["checks"].items()
         }
         return Week(
             name=name,
@@ -97,13 +111,14 @@ def _week(name: str, spec: dict) -> Week:
             papers=tuple(Paper(**p) for p in spec.get("papers", [])),
             modules=tuple(spec["modules"]),
             checks=checks,
-            notebook_test_points=spec.get("notebook_test_points", 1),
         )
     except (KeyError, TypeError) as exc:
-        raise CourseError(f"{CONFIG_NAME}: week {name!r} is malformed ({exc!r})") from exc
+        raise CourseError(
+            f"{CONFIG_NAME}: week {name!r} is malformed ({exc!r})"
+        ) from exc
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(root: Path) -> Course:
     namespace = runpy.run_path(str(root / CONFIG_NAME), run_name="course_config")
     weeks = {name: _week(name, spec) for name, spec in namespace["WEEKS"].items()}
@@ -113,6 +128,8 @@ def _load(root: Path) -> Course:
         weeks=weeks,
         submission_timeout=float(namespace.get("SUBMISSION_TIMEOUT", 900)),
         nbgrader_config=namespace["c"],
+        gradescope_visibility=namespace.get("GRADESCOPE_VISIBILITY", "after_due_date"),
+        grading_jobs=namespace.get("GRADING_JOBS"),
     )
 
 

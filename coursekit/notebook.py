@@ -4,7 +4,15 @@ The notebook is derived, never edited: a lesson cell from the week's README,
 then for each exercise module a heading with the module docstring, its
 imports, one cell per top-level definition (an nbgrader solution cell where
 the definition holds a solution region, read-only otherwise), and one
-nbgrader autograded test cell per visible test function.
+read-only cell per visible test function, which learners run to check
+themselves.
+
+The grade is not decided in the notebook: test cells run in the student's
+own kernel, where anything can be patched. It comes from the week's hidden
+suite, run in isolation by `course autograde`. The notebook ends with one
+nbgrader *task* cell per hidden check (its name, points and what it checks),
+so nbgrader's gradebook has a row for every check; plain `nbgrader autograde`
+leaves them for manual grading rather than giving marks it cannot verify.
 """
 
 from __future__ import annotations
@@ -27,23 +35,37 @@ class Chunk:
     source: str
 
 
-def _nbgrader(grade_id: str, *, solution=False, grade=False, locked=False, points=None) -> dict:
+CHECK_PREFIX = "check-"  # grade_id of the task cell of hidden check NAME: "check-NAME"
+
+
+def _nbgrader(
+    grade_id: str, *, solution=False, task=False, locked=False, points=None
+) -> dict:
     meta = {
-        "grade": grade,
+        "grade": False,
         "grade_id": grade_id,
         "locked": locked,
         "schema_version": 3,
         "solution": solution,
-        "task": False,
+        "task": task,
     }
-    if grade:
+    if task:
         meta["points"] = points
     return meta
 
 
+def check_cell_text(check) -> str:
+    points = f"{check.points:g} point{'s' if check.points != 1 else ''}"
+    return f"**Graded check `{check.name}`** ({points}): {check.about or 'see the lesson'}."
+
+
 def _is_local_import(node: ast.stmt, local_modules: set[str]) -> bool:
     """`from attention import ...`: in the notebook those names are already defined above."""
-    return isinstance(node, ast.ImportFrom) and node.level == 0 and node.module in local_modules
+    return (
+        isinstance(node, ast.ImportFrom)
+        and node.level == 0
+        and node.module in local_modules
+    )
 
 
 def split_module(text: str, local_modules: set[str]) -> list[Chunk]:
@@ -52,12 +74,20 @@ def split_module(text: str, local_modules: set[str]) -> list[Chunk]:
     lines = text.splitlines()
     chunks: list[Chunk] = []
     body = list(tree.body)
-    if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant):
+    if (
+        body
+        and isinstance(body[0], ast.Expr)
+        and isinstance(getattr(body[0], "value", None), ast.Constant)
+    ):
         if isinstance(body[0].value.value, str):
             chunks.append(Chunk("docstring", "", body[0].value.value))
             body = body[1:]
     preamble: list[str] = []
-    starts = [(n.decorator_list[0].lineno if getattr(n, "decorator_list", None) else n.lineno) - 1 for n in body]
+    starts = [
+        (n.decorator_list[0].lineno if getattr(n, "decorator_list", None) else n.lineno)
+        - 1
+        for n in body
+    ]
     for i, node in enumerate(body):
         # A chunk runs up to the next top-level statement, so comments after its last
         # statement (such as a closing solution marker) stay with it.
@@ -69,11 +99,24 @@ def split_module(text: str, local_modules: set[str]) -> list[Chunk]:
         elif not _is_local_import(node, local_modules):
             preamble.append(segment)
     if preamble:
-        chunks.insert(1 if chunks and chunks[0].kind == "docstring" else 0, Chunk("preamble", "", "\n".join(preamble)))
+        chunks.insert(
+            1 if chunks and chunks[0].kind == "docstring" else 0,
+            Chunk("preamble", "", "\n".join(preamble)),
+        )
     return chunks
 
 
-def build_notebook(week, lesson: str, modules: dict[str, str], tests: dict[str, str]) -> nbformat.NotebookNode:
+GRADED_CHECKS_INTRO = """## Graded checks ({total} points)
+
+Your grade comes from the course's hidden checks, run on the code of this
+notebook's definitions (top-level experiments are not run) in a separate,
+isolated process. The test cells above are for you: passing them is a good
+sign, not a grade. Each check below gives a one-line reason when it fails."""
+
+
+def build_notebook(
+    week, lesson: str, modules: dict[str, str], tests: dict[str, str]
+) -> nbformat.NotebookNode:
     """The nbgrader source notebook for `week`.
 
     `modules` and `tests` map module names (in teaching order) to the text of
@@ -92,7 +135,11 @@ def build_notebook(week, lesson: str, modules: dict[str, str], tests: dict[str, 
         for chunk in split_module(text, local):
             gid = f"{module}-{chunk.name or chunk.kind}".replace("_", "-")
             if chunk.kind == "docstring":
-                add(new_markdown_cell(f"## `{module}.py`\n\n{chunk.source.strip()}"), gid, locked=True)
+                add(
+                    new_markdown_cell(f"## `{module}.py`\n\n{chunk.source.strip()}"),
+                    gid,
+                    locked=True,
+                )
             elif chunk.kind == "def" and has_solution(chunk.source):
                 add(new_code_cell(chunk.source), gid, solution=True)
             else:
@@ -100,18 +147,42 @@ def build_notebook(week, lesson: str, modules: dict[str, str], tests: dict[str, 
         test_text = tests.get(module)
         if test_text is None:
             continue
-        add(new_markdown_cell(f"### Tests for `{module}.py`"), f"test-{module}-heading".replace("_", "-"), locked=True)
+        add(
+            new_markdown_cell(f"### Tests for `{module}.py`"),
+            f"test-{module}-heading".replace("_", "-"),
+            locked=True,
+        )
         for chunk in split_module(test_text, local):
-            gid = (chunk.name if chunk.kind == "test" else f"test-{module}-{chunk.kind}").replace("_", "-")
+            gid = (
+                chunk.name if chunk.kind == "test" else f"test-{module}-{chunk.kind}"
+            ).replace("_", "-")
             if chunk.kind == "test":
-                source = f"{chunk.source}\n\n\n{chunk.name}()"
-                add(new_code_cell(source), gid, grade=True, locked=True, points=week.notebook_test_points)
+                add(
+                    new_code_cell(f"{chunk.source}\n\n\n{chunk.name}()"),
+                    gid,
+                    locked=True,
+                )
             elif chunk.kind != "docstring":
                 add(new_code_cell(chunk.source), gid, locked=True)
+    add(
+        new_markdown_cell(GRADED_CHECKS_INTRO.format(total=f"{week.max_score:g}")),
+        "graded-checks",
+        locked=True,
+    )
+    for check in week.checks.values():
+        add(
+            new_markdown_cell(check_cell_text(check)),
+            CHECK_PREFIX + check.name,
+            task=True,
+            locked=True,
+            points=check.points,
+        )
     ids = [cell.id for cell in cells]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
-        raise ValueError(f"{week.name}: two notebook cells would share the id {duplicates[0]!r}")
+        raise ValueError(
+            f"{week.name}: two notebook cells would share the id {duplicates[0]!r}"
+        )
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = KERNELSPEC
     nb.metadata["language_info"] = {"name": "python"}
