@@ -11,6 +11,7 @@ It is two things at once:
 """
 
 import os
+import sys
 
 try:
     c = get_config()  # noqa: F821  (injected when traitlets loads this file as config)
@@ -29,8 +30,12 @@ c.CourseDirectory.db_url = "sqlite:///" + os.path.join(ROOT, "gradebook.db")
 c.Exchange.root = os.environ.get("COURSE_EXCHANGE", os.path.join(ROOT, "exchange"))
 # Only notebooks travel from source/ to release/: the .py files in source/ hold
 # the solutions and the visible tests, which reach students through exercises/,
-# and the lesson README is already the notebook's first cell.
-c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.py", "README.md"]
+# and the lesson README is already the notebook's first cell. nbgrader applies
+# this one list to every copy it makes, so `nbgrader collect` gets a shorter
+# one: a student may hand in .py files as well as the notebook.
+IGNORE = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]
+COLLECTING = sys.argv[1:2] == ["collect"]
+c.CourseDirectory.ignore = IGNORE if COLLECTING else [*IGNORE, "*.py", "README.md"]
 c.ClearSolutions.code_stub = {
     "python": "# TODO: your code here\nraise NotImplementedError('TODO')"
 }

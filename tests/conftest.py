@@ -62,3 +62,19 @@ def grade_many(jobs: list[dict], workdir: Path, processes: int = 2) -> list[dict
 
 def scores(report: dict) -> dict:
     return {t["name"]: t for t in report["tests"]}
+
+
+COURSE_FILES = ["course_config.py", "nbgrader_config.py", "source", "solutions", "graders", "release"]
+
+
+def make_course(folder: Path) -> dict:
+    """A private copy of the course (config, sources, solutions, graders) in `folder`, with its own
+    gradebook and exchange; returns the environment that points `course` and nbgrader at it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in COURSE_FILES:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, folder / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copyfile(src, folder / name)
+    return {**os.environ, "COURSE_ROOT": str(folder), "COURSE_EXCHANGE": str(folder / "exchange")}
