@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import warnings
 from dataclasses import dataclass
 
 from .config import Course, CourseError, Week
@@ -90,8 +91,11 @@ def record(
 ) -> None:
     """Write `report` as `student`'s automatic scores for `week`, all or nothing."""
     from nbgrader.api import MissingEntry
+    from sqlalchemy.exc import SAWarning
 
-    with open_gradebook(course) as gb:
+    with open_gradebook(course) as gb, warnings.catch_warnings():
+        # nbgrader builds its rows before adding them to the session, which SQLAlchemy warns about.
+        warnings.simplefilter("ignore", SAWarning)
         _assignment(gb, week)
         session = gb.db
         commit = session.commit

@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -114,6 +115,7 @@ def grade_submission(
     from .grading.runner import grade
     from .intake import IntakeError, intake, write
 
+    start = time.perf_counter()
     course = load_course(root)
     week = course.week(week_name)
     try:
@@ -131,6 +133,7 @@ def grade_submission(
     if from_nb:
         report.notes.insert(0, f"graded from the notebook: {', '.join(from_nb)}")
     report.notes += taken.notes
+    report.wall_seconds = time.perf_counter() - start
     return report.to_json()
 
 

@@ -78,3 +78,20 @@ def make_course(folder: Path) -> dict:
         else:
             shutil.copyfile(src, folder / name)
     return {**os.environ, "COURSE_ROOT": str(folder), "COURSE_EXCHANGE": str(folder / "exchange")}
+
+
+@pytest.fixture(scope="session")
+def released_template(tmp_path_factory):
+    """A private course with week1 released by nbgrader (gradebook and exchange), made once."""
+    folder = tmp_path_factory.mktemp("released") / "course"
+    env = make_course(folder)
+    subprocess.run([sys.executable, "-m", "coursekit.cli", "release", "week1"], cwd=folder, env=env, check=True, capture_output=True)
+    return folder
+
+
+@pytest.fixture
+def released_course(released_template, tmp_path):
+    """A fresh copy of the released course: (folder, environment)."""
+    folder = tmp_path / "course"
+    shutil.copytree(released_template, folder)
+    return folder, {**os.environ, "COURSE_ROOT": str(folder), "COURSE_EXCHANGE": str(folder / "exchange")}

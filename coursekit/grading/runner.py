@@ -25,6 +25,7 @@ class GradeReport:
     submission: str
     tests: list[CheckResult]
     notes: list[str] = field(default_factory=list)  # about the submission as a whole
+    wall_seconds: float = 0.0  # the whole grading of the submission, start-up included
 
     @property
     def score(self) -> float:
@@ -45,6 +46,7 @@ class GradeReport:
             "score": self.score,
             "max_score": self.max_score,
             "execution_time": round(sum(t.seconds for t in self.tests), 2),
+            "wall_seconds": round(self.wall_seconds, 3),
             "notes": list(self.notes),
             "tests": [asdict(t) for t in self.tests],
         }
