@@ -44,6 +44,7 @@ LITERAL_CALLS = {
     "frozenset",
     "range",
 }
+MAX_NOTEBOOK_BYTES = 64 * 2**20
 MAGIC = re.compile(r"^\s*[%!]")
 
 
@@ -64,12 +65,15 @@ class Intake:
 
 def _source(cell: dict) -> str:
     src = cell.get("source", "")
-    return "".join(src) if isinstance(src, list) else str(src)
+    return "".join(str(line) for line in src) if isinstance(src, list) else str(src)
 
 
 def read_notebook(path: Path) -> tuple[list[dict], list[str]]:
     """The notebook's cells, read leniently; raises IntakeError for what cannot be read."""
     name = path.name
+    size = path.stat().st_size
+    if size > MAX_NOTEBOOK_BYTES:
+        raise IntakeError(f"{name} is {size / 2**20:.0f} MiB, over the {MAX_NOTEBOOK_BYTES // 2**20} MiB limit")
     try:
         data = json.loads(path.read_bytes().decode("utf-8"))
     except UnicodeDecodeError:

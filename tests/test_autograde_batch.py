@@ -10,8 +10,8 @@ import sys
 import time
 
 import pytest
-
 from conftest import ROOT
+
 from coursekit import gradebook
 from coursekit.config import load_course
 from coursekit.grading.plugin import CheckResult
@@ -22,7 +22,13 @@ STUDENTS = ["s1", "s2", "s3"]
 
 def add_students(root, env, names):
     for name in names:
-        subprocess.run([sys.executable, "-m", "nbgrader", "db", "student", "add", name], cwd=root, env=env, check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "nbgrader", "db", "student", "add", name],
+            cwd=root,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
 
 
 def submit(root, student, base="solutions"):
@@ -38,14 +44,27 @@ def test_a_failed_write_leaves_no_half_written_grade(released_course):
     add_students(root, env, ["s1"])
     course = load_course(root)
     week = course.week("week1")
-    tests = [CheckResult(name, c.points, c.points, "passed", "") for name, c in week.checks.items()]
-    broken = GradeReport("week1", "x", [*tests[:5], CheckResult("no_such_check", 1, 1, "passed", ""), *tests[5:]])
+    tests = [
+        CheckResult(name, c.points, c.points, "passed", "")
+        for name, c in week.checks.items()
+    ]
+    broken = GradeReport(
+        "week1",
+        "x",
+        [*tests[:5], CheckResult("no_such_check", 1, 1, "passed", ""), *tests[5:]],
+    )
     with pytest.raises(KeyError):
         gradebook.record(course, week, "s1", broken)
     assert not gradebook.is_recorded(course, week, "s1")
     with gradebook.open_gradebook(course) as gb:
         assert gb.find_student("s1").submissions == [], "no submission row either"
-    gradebook.record(course, week, "s1", GradeReport("week1", "x", tests), "2026-11-20 10:00:00.000000 UTC")
+    gradebook.record(
+        course,
+        week,
+        "s1",
+        GradeReport("week1", "x", tests),
+        "2026-11-20 10:00:00.000000 UTC",
+    )
     assert gradebook.is_recorded(course, week, "s1")
     assert gradebook.rows(course, [week])[0].score == week.max_score
 
@@ -55,11 +74,32 @@ def test_a_batch_killed_half_way_keeps_what_it_finished(released_course):
     add_students(root, env, STUDENTS)
     for student in STUDENTS:
         submit(root, student)
-    cmd = [sys.executable, "-m", "coursekit.cli", "autograde", "week1", "--jobs", "1", "--device", "cpu"]
-    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "coursekit.cli",
+        "autograde",
+        "week1",
+        "--jobs",
+        "1",
+        "--device",
+        "cpu",
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        cwd=root,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     results = [root / "autograded" / s / "week1" / "results.json" for s in STUDENTS]
     deadline = time.monotonic() + 300
-    while not any(p.exists() for p in results) and time.monotonic() < deadline and proc.poll() is None:
+    while (
+        not any(p.exists() for p in results)
+        and time.monotonic() < deadline
+        and proc.poll() is None
+    ):
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)  # as hard as it gets: no clean-up runs
     proc.wait()
@@ -76,9 +116,18 @@ def test_a_batch_killed_half_way_keeps_what_it_finished(released_course):
         checks = list(rows[student].checks.values())
         assert all(v is None for v in checks) or all(v is not None for v in checks)
 
-    again = subprocess.run([*cmd[:-4], "--jobs", "2", "--device", "cpu"], cwd=root, env=env, capture_output=True, text=True, check=False)
+    again = subprocess.run(
+        [*cmd[:-4], "--jobs", "2", "--device", "cpu"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert again.returncode == 0, again.stdout + again.stderr
     assert again.stdout.count("skipped") == len(finished)
     assert all(p.exists() for p in results)
     assert all(r.score == week.max_score for r in gradebook.rows(course, [week]))
-    assert not list((root / "autograded").rglob(".*.tmp")), "no half-written results file"
+    assert not list((root / "autograded").rglob(".*.tmp")), (
+        "no half-written results file"
+    )
