@@ -53,12 +53,9 @@ class GradeReport:
 
     @classmethod
     def from_json(cls, data: dict) -> GradeReport:
-        return cls(
-            data["week"],
-            data["submission"],
-            [CheckResult(**t) for t in data["tests"]],
-            data.get("notes", []),
-        )
+        tests = [CheckResult(**t) for t in data["tests"]]
+        notes = data.get("notes", [])
+        return cls(data["week"], data["submission"], tests, notes, data.get("wall_seconds", 0.0))
 
     def to_gradescope(
         self, week: Week, default_visibility: str = "after_due_date"
