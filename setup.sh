@@ -8,6 +8,22 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
+# The grader runs each submission inside bubblewrap (no network, course files hidden) when
+# `bwrap` is there, and falls back to weaker isolation when it is not (see README).
+if ! command -v bwrap >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "== installing bubblewrap, the grading sandbox"
+        if ! { apt-get install -y -q bubblewrap >/dev/null 2>&1 ||
+               { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q bubblewrap >/dev/null 2>&1; }; }; then
+            echo "note: could not install bubblewrap; grading falls back to weaker isolation (see README)"
+        fi
+    else
+        echo "note: bubblewrap (bwrap) is not installed; grading falls back to weaker isolation."
+        echo "      Install it to hide course files from submissions: sudo apt-get install bubblewrap"
+        echo "      (or: sudo dnf install bubblewrap, sudo pacman -S bubblewrap)"
+    fi
+fi
+
 PYTHON="${COURSE_PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv

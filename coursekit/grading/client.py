@@ -2,16 +2,16 @@
 
 `Submission` copies the expected files of a submission into a scratch folder
 and runs them in a separate process (worker.py), started on first use and
-started afresh after the student's code hangs, crashes or exits. Every
-answer is decoded as plain data (wire.py); errors in the student's code come
-back as `StudentError` with a one-line reason.
+started afresh after the student's code hangs, crashes or exits. The process
+runs isolated, with resource limits, as sandbox.py describes. Every answer is
+decoded as plain data (wire.py); errors in the student's code come back as
+`StudentError` with a one-line reason.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
-import resource
 import select
 import shutil
 import signal
@@ -21,9 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import wire
+from . import sandbox, wire
 
-FILE_LIMIT = 64 * 1024 * 1024  # the largest file the submission's process may write
 STARTUP_TIMEOUT = 120.0  # seconds for a fresh process to import torch and answer a ping
 _SIGNALS = {int(s): s.name for s in signal.Signals}
 
@@ -40,13 +39,9 @@ class SubmissionDied(StudentError):
     pass
 
 
-def _limits() -> None:  # runs in the child before exec
-    resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_LIMIT, FILE_LIMIT))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
-
 def describe_error(error: dict) -> str:
-    kind, message, where = error.get("type", "Error"), error.get("message", ""), error.get("where", "")
+    kind = error.get("type", "Error")
+    message, where = error.get("message", ""), error.get("where", "")
     at = f" ({where})" if where else ""
     if kind == "NotImplementedError":
         return message if message.startswith("TODO") else f"not implemented yet{at}"
@@ -60,10 +55,18 @@ def describe_error(error: dict) -> str:
 
 
 class Submission:
-    def __init__(self, directory: str | os.PathLike, files: list[str], total_timeout: float = 900):
+    def __init__(
+        self,
+        directory: str | os.PathLike,
+        files: list[str],
+        total_timeout: float = 900,
+        device: str = "cpu",
+        hide: tuple = (),
+    ):
         self.directory = Path(directory)
         self.scratch = Path(tempfile.mkdtemp(prefix="course-submission-"))
         self.present: set[str] = set()
+        self._sources: dict[str, str] = {}
         for name in files:
             src = self.directory / name
             # Only regular files with the expected names: a conftest.py, sitecustomize.py or a
@@ -71,6 +74,11 @@ class Submission:
             if src.is_file() and not src.is_symlink():
                 shutil.copyfile(src, self.scratch / name)
                 self.present.add(name)
+                # Read now: the submission's process may replace its copy (a FIFO, a link).
+                self._sources[name] = (self.scratch / name).read_text(errors="replace")
+        # How the process is isolated (device: CUDA needs /dev/nvidia* and no address-space
+        # limit; hide: folders to hide besides the course root, the exchange, /tmp, the home).
+        self.sandbox = sandbox.Sandbox(self.scratch, device, hide)
         self.proc: subprocess.Popen | None = None
         self._to_worker = self._from_worker = -1
         self.check_deadline = float("inf")
@@ -83,8 +91,11 @@ class Submission:
             raise StudentError(f"{', '.join(missing)} missing from the submission")
 
     def source(self, name: str) -> str:
-        path = self.scratch / name
-        return path.read_text(errors="replace") if path.is_file() else ""
+        return self._sources.get(name, "")
+
+    def describe(self) -> str:
+        """One line on the isolation of the submission's process (see sandbox.py)."""
+        return self.sandbox.describe()
 
     # --- process ---
     def start(self) -> None:
@@ -98,23 +109,33 @@ class Submission:
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONHASHSEED": "0",
         }
-        cmd = [sys.executable, "-I", "-m", "coursekit.grading.worker", str(req_r), str(resp_w), str(self.scratch)]
-        # What the submission prints goes nowhere: it can neither fill a disk nor reach the grader.
-        self.proc = subprocess.Popen(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            cwd=self.scratch,
-            env=env,
-            pass_fds=(req_r, resp_w),
-            start_new_session=True,
-            preexec_fn=_limits,
-        )
-        os.close(req_r)
-        os.close(resp_w)
+        cmd = [sys.executable, "-I", "-m", "coursekit.grading.worker"]
+        cmd += [str(req_r), str(resp_w), str(self.scratch)]
+        try:
+            self.sandbox.prepare()
+            # What the submission prints goes nowhere: it can neither fill a disk nor reach
+            # the grader. The preexec function only sets resource limits (no locks taken).
+            self.proc = subprocess.Popen(
+                self.sandbox.wrap(cmd),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                cwd=self.scratch,
+                env=env,
+                pass_fds=(req_r, resp_w),
+                start_new_session=True,
+                preexec_fn=self.sandbox.limits(),  # noqa: PLW1509
+            )
+        except BaseException:
+            for fd in (req_w, resp_r):
+                os.close(fd)
+            raise
+        finally:
+            os.close(req_r)
+            os.close(resp_w)
         for fd in (req_w, resp_r):
-            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
+            flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+            fcntl.fcntl(fd, fcntl.F_SETFL, flags | os.O_NONBLOCK)
         self._to_worker, self._from_worker = req_w, resp_r
 
     def kill(self) -> None:
@@ -138,8 +159,9 @@ class Submission:
         code = self.proc.wait() if self.proc else None
         if code is None:
             return f"the submission's process stopped answering during {during}"
-        if code < 0:
-            sig = _SIGNALS.get(-code, str(-code))
+        signum = self.sandbox.signal_of(code)
+        if signum is not None:
+            sig = _SIGNALS.get(signum, str(signum))
             return f"the submission's process was killed by {sig} during {during}"
         return f"the submission's process exited (status {code}) during {during}"
 
@@ -207,13 +229,17 @@ class Submission:
             answer = wire.decode(frame)
         except wire.WireError as exc:
             self.kill()
-            raise StudentError(f"the submission's process sent malformed data during {during} ({exc})") from None
+            raise StudentError(
+                f"the submission's process sent malformed data during {during} ({exc})"
+            ) from None
         except BaseException:
             self.kill()  # a timeout (ours or pytest-timeout's), a death, or an interrupt: start afresh next time
             raise
         if not isinstance(answer, dict):
             self.kill()
-            raise StudentError(f"the submission's process sent malformed data during {during}")
+            raise StudentError(
+                f"the submission's process sent malformed data during {during}"
+            )
         if isinstance(answer.get("error"), dict):
             raise StudentError(describe_error(answer["error"]))
         return answer

@@ -50,7 +50,7 @@ class GraderPlugin:
 
     def __post_init__(self):
         self.submission = Submission(
-            self.submission_dir, self.week.files, total_timeout=self.course.submission_timeout
+            self.submission_dir, self.week.files, total_timeout=self.course.submission_timeout, device=self.device
         )
         self._started: dict[str, float] = {}
 
