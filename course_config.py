@@ -162,6 +162,10 @@ WEEKS = {
 
 # Hard limit for one submission's whole grading run, in seconds.
 SUBMISSION_TIMEOUT = 900
+# Limits on the submission's process (README: "How grading isolates a submission"):
+# memory in GiB, and the processes and threads it may start.
+SUBMISSION_MEMORY_GIB = 6
+SUBMISSION_TASKS = 256
 
 # Gradescope visibility of the hidden checks in results.json: the score and
 # reasons of each check are shown to students only after the due date.

@@ -59,6 +59,8 @@ class Course:
     nbgrader_config: object = field(hash=False, compare=False)
     gradescope_visibility: str = "after_due_date"
     grading_jobs: int | None = None
+    submission_memory_gib: float = 6
+    submission_tasks: int = 256
 
     def week(self, name: str) -> Week:
         if name not in self.weeks:
@@ -130,6 +132,8 @@ def _load(root: Path) -> Course:
         nbgrader_config=namespace["c"],
         gradescope_visibility=namespace.get("GRADESCOPE_VISIBILITY", "after_due_date"),
         grading_jobs=namespace.get("GRADING_JOBS"),
+        submission_memory_gib=float(namespace.get("SUBMISSION_MEMORY_GIB", 6)),
+        submission_tasks=int(namespace.get("SUBMISSION_TASKS", 256)),
     )
 
 

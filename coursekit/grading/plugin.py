@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from ..config import Course, Week
+from . import sandbox
 from .checks import CheckFailed
 from .client import StudentError, Submission
 from .student import Student
@@ -49,6 +50,8 @@ class GraderPlugin:
     problems: list[str] = field(default_factory=list)
 
     def __post_init__(self):
+        sandbox.MEMORY_LIMIT = int(self.course.submission_memory_gib * 1024**3) or None
+        sandbox.TASK_LIMIT = self.course.submission_tasks or None
         self.submission = Submission(
             self.submission_dir, self.week.files, total_timeout=self.course.submission_timeout, device=self.device
         )

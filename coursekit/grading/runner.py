@@ -26,6 +26,7 @@ class GradeReport:
     tests: list[CheckResult]
     notes: list[str] = field(default_factory=list)  # about the submission as a whole
     wall_seconds: float = 0.0  # the whole grading of the submission, start-up included
+    isolation: str = ""  # how the submission's process was isolated (sandbox.describe())
 
     @property
     def score(self) -> float:
@@ -47,6 +48,7 @@ class GradeReport:
             "max_score": self.max_score,
             "execution_time": round(sum(t.seconds for t in self.tests), 2),
             "wall_seconds": round(self.wall_seconds, 3),
+            "isolation": self.isolation,
             "notes": list(self.notes),
             "tests": [asdict(t) for t in self.tests],
         }
@@ -55,7 +57,8 @@ class GradeReport:
     def from_json(cls, data: dict) -> GradeReport:
         tests = [CheckResult(**t) for t in data["tests"]]
         notes = data.get("notes", [])
-        return cls(data["week"], data["submission"], tests, notes, data.get("wall_seconds", 0.0))
+        wall, isolation = data.get("wall_seconds", 0.0), data.get("isolation", "")
+        return cls(data["week"], data["submission"], tests, notes, wall, isolation)
 
     def to_gradescope(
         self, week: Week, default_visibility: str = "after_due_date"
@@ -153,7 +156,7 @@ def grade(
             plugin.results.get(name)
             or CheckResult(name, 0.0, check.points, "error", "the check did not run")
         )
-    return GradeReport(week.name, str(submission), tests)
+    return GradeReport(week.name, str(submission), tests, isolation=plugin.submission.describe())
 
 
 def render_table(report: GradeReport, console=None) -> None:
@@ -173,7 +176,11 @@ def render_table(report: GradeReport, console=None) -> None:
         )
         table.add_row(t.name, f"[{style}]{t.score:g}/{t.max_score:g}[/]", t.output)
     console.print(table)
+    for note in report.notes:
+        console.print(f"[yellow]note:[/] {note}")
     console.print(f"[bold]score: {report.score:g} / {report.max_score:g}[/]")
+    if report.isolation:
+        console.print(f"[dim]isolation: {report.isolation}[/]")
 
 
 def failed_report(
