@@ -17,7 +17,7 @@ from coursekit.config import load_course
 from coursekit.grading.plugin import CheckResult
 from coursekit.grading.runner import GradeReport
 
-STUDENTS = ["s1", "s2", "s3"]
+STUDENTS = ["s1", "s2"]
 
 
 def add_students(root, env, names):

@@ -104,6 +104,10 @@ class Submission:
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": str(self.scratch),
+            # The process may run as a uid with no passwd entry (sandbox.py); torch asks getpass
+            # for a user name (its compile caches), and getpass reads these before the passwd file.
+            "USER": "student",
+            "LOGNAME": "student",
             "OMP_NUM_THREADS": "1",
             "MKL_NUM_THREADS": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
