@@ -36,9 +36,7 @@ c.Exchange.root = os.environ.get("COURSE_EXCHANGE", os.path.join(ROOT, "exchange
 IGNORE = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]
 COLLECTING = sys.argv[1:2] == ["collect"]
 c.CourseDirectory.ignore = IGNORE if COLLECTING else [*IGNORE, "*.py", "README.md"]
-c.ClearSolutions.code_stub = {
-    "python": "# TODO: your code here\nraise NotImplementedError('TODO')"
-}
+c.ClearSolutions.code_stub = {"python": "# TODO: your code here\nraise NotImplementedError('TODO')"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
 # ---------------------------------------------------------------- manifest

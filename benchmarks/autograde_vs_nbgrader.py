@@ -144,9 +144,7 @@ def solution_cells(nb) -> dict[str, str]:
     """cell id -> the name the solution cell defines."""
     cells = {}
     for cell in nb.cells:
-        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get(
-            "solution"
-        ):
+        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution"):
             name = defined_name(cell.source)
             if name:
                 cells[cell.id] = name
@@ -157,9 +155,7 @@ def reference_code(source_nb, cell_id: str) -> str:
     """A solution cell of the source notebook with the solution markers removed."""
     cell = next(c for c in source_nb.cells if c.id == cell_id)
     return "\n".join(
-        line
-        for line in cell.source.splitlines()
-        if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line
+        line for line in cell.source.splitlines() if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line
     )
 
 
@@ -173,11 +169,7 @@ def bug_definitions(case: str, names: set[str]) -> dict[str, str]:
     tree = ast.parse(text)
     imports, helpers, found = [], [], {}
     for node in tree.body:
-        first = (
-            node.decorator_list[0].lineno
-            if getattr(node, "decorator_list", None)
-            else node.lineno
-        )
+        first = node.decorator_list[0].lineno if getattr(node, "decorator_list", None) else node.lineno
         code = "\n".join(lines[first - 1 : node.end_lineno])
         if isinstance(node, ast.Import):
             if not any(a.name.split(".")[0] in WEEK_MODULES for a in node.names):
@@ -187,16 +179,12 @@ def bug_definitions(case: str, names: set[str]) -> dict[str, str]:
                 imports.append(code)
         elif getattr(node, "name", None) in names:
             found[node.name] = code
-        elif isinstance(
-            node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign)
-        ):
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign)):
             helpers.append(code)
     if not found:
         raise SystemExit(f"{path} defines none of {sorted(names)}")
     first = next(iter(found))
-    found[first] = "\n\n".join(
-        [x for x in ("\n".join(imports), *helpers, found[first]) if x]
-    )
+    found[first] = "\n\n".join([x for x in ("\n".join(imports), *helpers, found[first]) if x])
     return found
 
 
@@ -237,12 +225,8 @@ def write_submissions(course_root: Path, kinds: list[str]) -> dict[str, str]:
     """submitted/sNN/week1/week1.ipynb and timestamp.txt for each kind; student -> kind."""
     import nbformat
 
-    release_nb = nbformat.read(
-        course_root / "release" / WEEK / f"{WEEK}.ipynb", as_version=4
-    )
-    source_nb = nbformat.read(
-        course_root / "source" / WEEK / f"{WEEK}.ipynb", as_version=4
-    )
+    release_nb = nbformat.read(course_root / "release" / WEEK / f"{WEEK}.ipynb", as_version=4)
+    source_nb = nbformat.read(course_root / "source" / WEEK / f"{WEEK}.ipynb", as_version=4)
     width = max(2, len(str(len(kinds))))
     students = {}
     for i, kind in enumerate(kinds, 1):
@@ -388,9 +372,7 @@ def run_ours(course, students: dict[str, str], jobs: int, device: str) -> dict:
             tests = report["tests"]
             compute = sum(t["seconds"] for t in tests)
             sub_wall = report.get("wall_seconds") or 0.0
-            failures = [
-                f"{t['name']}: {t['output']}" for t in tests if t["status"] != "passed"
-            ]
+            failures = [f"{t['name']}: {t['output']}" for t in tests if t["status"] != "passed"]
             # A notebook rejected at intake never reaches a grading process: no wall time.
             graded = sub_wall > 0 or compute > 0
             row.update(
@@ -413,9 +395,7 @@ def run_ours(course, students: dict[str, str], jobs: int, device: str) -> dict:
     overhead = [r["overhead_seconds"] for r in timed]
     compute = [r["check_seconds"] for r in per.values() if r.get("graded")]
     n = len(students)
-    mean_compute_all = statistics.fmean(
-        [r.get("check_seconds", 0.0) for r in per.values()]
-    )
+    mean_compute_all = statistics.fmean([r.get("check_seconds", 0.0) for r in per.values()])
     return {
         "jobs": used_jobs,
         "total_wall_seconds": wall,
@@ -562,18 +542,14 @@ def run_nbgrader(course_root: Path, students: list[str], limit: float) -> dict:
         spans[student] = stop - first_seen[student]
     failed = set()
     for _, line in lines:
-        m = re.search(
-            r"error processing assignment '[^']*' for student '([^']*)'", line
-        )
+        m = re.search(r"error processing assignment '[^']*' for student '([^']*)'", line)
         if m:
             failed.add(m.group(1))
     per = {}
     for student in students:
         path = course_root / "autograded" / student / WEEK / f"{WEEK}.ipynb"
         row = {"seconds": spans.get(student), "failed": student in failed}
-        row["finished"] = student in first_seen and not (
-            timed_out and student == order[-1]
-        )
+        row["finished"] = student in first_seen and not (timed_out and student == order[-1])
         if student in first_seen and not row["finished"]:
             row["note"] = "in progress when nbgrader was killed at the time limit"
         elif path.is_file():
@@ -600,35 +576,14 @@ def run_nbgrader(course_root: Path, students: list[str], limit: float) -> dict:
         "finished": finished,
         # Of the notebooks it finished, when the time limit stopped it.
         "submissions_per_minute": 60 * finished / wall,
-        "cpu_seconds_per_submission": cpu.seconds / finished
-        if cpu.seconds and finished
-        else None,
+        "cpu_seconds_per_submission": cpu.seconds / finished if cpu.seconds and finished else None,
         "startup_seconds": (first_seen[order[0]] - start) if order else None,
-        "notebook_seconds": stats(
-            [r["seconds"] for r in per.values() if r["seconds"] is not None]
-        ),
-        "cell_seconds": stats(
-            [
-                r["cell_seconds"]
-                for r in per.values()
-                if r.get("cell_seconds") is not None
-            ]
-        ),
-        "test_seconds": stats(
-            [
-                r["test_seconds"]
-                for r in per.values()
-                if r.get("test_seconds") is not None
-            ]
-        ),
+        "notebook_seconds": stats([r["seconds"] for r in per.values() if r["seconds"] is not None]),
+        "cell_seconds": stats([r["cell_seconds"] for r in per.values() if r.get("cell_seconds") is not None]),
+        "test_seconds": stats([r["test_seconds"] for r in per.values() if r.get("test_seconds") is not None]),
         "overhead_seconds": stats(overhead),
-        "overhead_share": sum(overhead) / sum(r["seconds"] for r in with_overhead)
-        if overhead
-        else None,
-        "batch_overhead_seconds": (
-            wall - sum(r.get("test_seconds") or 0.0 for r in per.values())
-        )
-        / max(finished, 1),
+        "overhead_share": sum(overhead) / sum(r["seconds"] for r in with_overhead) if overhead else None,
+        "batch_overhead_seconds": (wall - sum(r.get("test_seconds") or 0.0 for r in per.values())) / max(finished, 1),
         "failed_students": sorted(failed),
         "log_tail": [line for _, line in lines[-12:]],
         "per_submission": per,
@@ -660,9 +615,7 @@ def print_report(console, figures) -> None:
 
     ours, nbg, kinds = figures["ours"], figures.get("nbgrader"), figures["kinds"]
     n = len(kinds)
-    table = Table(
-        title=f"{n} week-1 notebooks, per submission (seconds)", title_justify="left"
-    )
+    table = Table(title=f"{n} week-1 notebooks, per submission (seconds)", title_justify="left")
     columns = [
         ("student", "left"),
         ("kind", "left"),
@@ -715,9 +668,7 @@ def print_report(console, figures) -> None:
     add(
         "total wall, s",
         fmt(ours["total_wall_seconds"]),
-        nbg
-        and fmt(nbg["total_wall_seconds"])
-        + (" (TIME LIMIT HIT, killed)" if nbg["timed_out"] else ""),
+        nbg and fmt(nbg["total_wall_seconds"]) + (" (TIME LIMIT HIT, killed)" if nbg["timed_out"] else ""),
     )
     partial = nbg and nbg["finished"] < n and f" ({nbg['finished']} of {n} finished)"
     add(
@@ -743,9 +694,7 @@ def print_report(console, figures) -> None:
     add(
         "OVERHEAD / submission, mean / median s",
         pair(ours["overhead_seconds"], ".2f") + f" (n={ours['overhead_seconds']['n']})",
-        nbg
-        and pair(nbg["overhead_seconds"], ".2f")
-        + f" (n={nbg['overhead_seconds']['n']})",
+        nbg and pair(nbg["overhead_seconds"], ".2f") + f" (n={nbg['overhead_seconds']['n']})",
     )
     add(
         "overhead share of per-submission wall",
@@ -755,20 +704,14 @@ def print_report(console, figures) -> None:
     add(
         "batch overhead / submission, s",
         fmt(ours["batch_overhead_seconds"], ".2f") + " (wall x jobs / N - mean checks)",
-        nbg
-        and fmt(nbg["batch_overhead_seconds"], ".2f") + " (wall / N - mean test cells)",
+        nbg and fmt(nbg["batch_overhead_seconds"], ".2f") + " (wall / N - mean test cells)",
     )
     if nbg:
         add("start-up before the first notebook, s", "-", fmt(nbg["startup_seconds"]))
         add(
             "exit status",
-            str(
-                int(
-                    any(r["status"] == "error" for r in ours["per_submission"].values())
-                )
-            ),
-            str(nbg["returncode"])
-            + (" (killed at the time limit)" if nbg["timed_out"] else ""),
+            str(int(any(r["status"] == "error" for r in ours["per_submission"].values()))),
+            str(nbg["returncode"]) + (" (killed at the time limit)" if nbg["timed_out"] else ""),
         )
     console.print(s)
 
@@ -805,9 +748,7 @@ def print_report(console, figures) -> None:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--n", type=int, default=12, help="submissions (default 12)")
     p.add_argument(
         "--jobs",
@@ -815,12 +756,8 @@ def main(argv=None) -> int:
         default=os.cpu_count() or 1,
         help="submissions graded at once by course autograde (default: CPU count)",
     )
-    p.add_argument(
-        "--device", help="torch device for the checks (default: cuda if present)"
-    )
-    p.add_argument(
-        "--skip-nbgrader", action="store_true", help="time course autograde only"
-    )
+    p.add_argument("--device", help="torch device for the checks (default: cuda if present)")
+    p.add_argument("--skip-nbgrader", action="store_true", help="time course autograde only")
     p.add_argument(
         "--nbgrader-timeout",
         type=float,
@@ -828,9 +765,7 @@ def main(argv=None) -> int:
         help="overall limit for nbgrader autograde (default: 120 + 90 per submission)",
     )
     p.add_argument("--json", metavar="OUT", help="also write the figures as JSON")
-    p.add_argument(
-        "--keep", action="store_true", help="keep the temporary course folder"
-    )
+    p.add_argument("--keep", action="store_true", help="keep the temporary course folder")
     args = p.parse_args(argv)
     if args.n < 1 or args.jobs < 1:
         p.error("--n and --jobs must be at least 1")
@@ -869,25 +804,18 @@ def main(argv=None) -> int:
             "kinds": kinds,
             "loadavg_before": [round(x, 2) for x in os.getloadavg()],
         }
-        console.print(
-            f"course autograde {WEEK} --jobs {args.jobs} --device {args.device} ..."
-        )
+        console.print(f"course autograde {WEEK} --jobs {args.jobs} --device {args.device} ...")
         figures["ours"] = run_ours(course, kinds, args.jobs, args.device)
         console.print(f"  done in {figures['ours']['total_wall_seconds']:.1f} s")
         if not args.skip_nbgrader:
             limit = args.nbgrader_timeout or 120 + 90 * args.n
             console.print(
-                f"nbgrader autograde {WEEK} --force --ExecutePreprocessor.timeout=30 "
-                f"(overall limit {limit:.0f} s) ..."
+                f"nbgrader autograde {WEEK} --force --ExecutePreprocessor.timeout=30 (overall limit {limit:.0f} s) ..."
             )
             nbg = figures["nbgrader"] = run_nbgrader(course_root, list(kinds), limit)
             console.print(
                 f"  done in {nbg['total_wall_seconds']:.1f} s, exit {nbg['returncode']}"
-                + (
-                    " [red]TIME LIMIT HIT: nbgrader killed[/]"
-                    if nbg["timed_out"]
-                    else ""
-                )
+                + (" [red]TIME LIMIT HIT: nbgrader killed[/]" if nbg["timed_out"] else "")
             )
         figures["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
         print_report(console, figures)

@@ -12,11 +12,7 @@ def cmd_build(args) -> int:
     from . import build
 
     course = load_course(args.root)
-    weeks = (
-        [course.week(w) for w in args.weeks]
-        if args.weeks
-        else list(course.weeks.values())
-    )
+    weeks = [course.week(w) for w in args.weeks] if args.weeks else list(course.weeks.values())
     if args.check:
         problems = [p for week in weeks for p in build.check(course, week)]
         for p in problems:
@@ -51,10 +47,7 @@ def _grade(course, week_name: str, submission: str, args) -> int:
     if args.gradescope:
         write_text(
             args.gradescope,
-            json.dumps(
-                report.to_gradescope(week, course.gradescope_visibility), indent=2
-            )
-            + "\n",
+            json.dumps(report.to_gradescope(week, course.gradescope_visibility), indent=2) + "\n",
         )
     if args.csv:
         write_text(args.csv, report.to_csv())
@@ -71,11 +64,7 @@ def cmd_check(args) -> int:
 
 
 def _students(value: str | None) -> list[str] | None:
-    return (
-        [s.strip() for s in value.replace(",", " ").split() if s.strip()]
-        if value
-        else None
-    )
+    return [s.strip() for s in value.replace(",", " ").split() if s.strip()] if value else None
 
 
 def cmd_release(args) -> int:
@@ -85,9 +74,7 @@ def cmd_release(args) -> int:
     week = course.week(args.week)
     release(course, week)
     exchange = course.nbgrader_config.Exchange.root
-    print(
-        f"{week.name}: released to {exchange}/{course.course_id}/outbound/{week.name}"
-    )
+    print(f"{week.name}: released to {exchange}/{course.course_id}/outbound/{week.name}")
     return 0
 
 
@@ -98,9 +85,7 @@ def cmd_collect(args) -> int:
     week = course.week(args.week)
     collect(course, week)
     found = submissions(course, week)
-    print(
-        f"{week.name}: {len(found)} submission(s) in submitted/: {', '.join(found) or 'none'}"
-    )
+    print(f"{week.name}: {len(found)} submission(s) in submitted/: {', '.join(found) or 'none'}")
     return 0
 
 
@@ -148,9 +133,7 @@ def cmd_feedback(args) -> int:
     week = course.week(args.week)
     written = feedback(course, week, _students(args.students))
     for folder in written:
-        print(
-            f"wrote {folder.relative_to(course.root)}/feedback.md and {week.name}.html"
-        )
+        print(f"wrote {folder.relative_to(course.root)}/feedback.md and {week.name}.html")
     return 0
 
 
@@ -165,11 +148,7 @@ def cmd_export(args) -> int:
             released = {a.name for a in gb.assignments}
         weeks = [w for name, w in course.weeks.items() if name in released]
     table = gradebook.rows(course, weeks)
-    text = (
-        gradebook.export_csv(table)
-        if args.format == "csv"
-        else gradebook.export_json(table)
-    )
+    text = gradebook.export_csv(table) if args.format == "csv" else gradebook.export_json(table)
     if args.output:
         write_text(args.output, text)
         print(f"wrote {len(table)} row(s) to {args.output}")
@@ -188,17 +167,11 @@ def default_device() -> str:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="course", description="Build, check and grade the LLM-from-scratch course."
-    )
-    p.add_argument(
-        "--root", help="course folder (default: the one holding course_config.py)"
-    )
+    p = argparse.ArgumentParser(prog="course", description="Build, check and grade the LLM-from-scratch course.")
+    p.add_argument("--root", help="course folder (default: the one holding course_config.py)")
     sub = p.add_subparsers(dest="command", required=True)
 
-    b = sub.add_parser(
-        "build", help="generate exercises/, solutions/ and the notebooks from source/"
-    )
+    b = sub.add_parser("build", help="generate exercises/, solutions/ and the notebooks from source/")
     b.add_argument("weeks", nargs="*", help="weeks to build (default: all)")
     b.add_argument(
         "--check",
@@ -215,9 +188,7 @@ def parser() -> argparse.ArgumentParser:
             help="also write Gradescope's results.json, with visibility",
         )
         g.add_argument("--csv", metavar="FILE", help="also write the results as CSV")
-        g.add_argument(
-            "--only", metavar="CHECKS", help="comma-separated check names to run"
-        )
+        g.add_argument("--only", metavar="CHECKS", help="comma-separated check names to run")
         g.add_argument(
             "--device",
             default=default_device(),
@@ -240,30 +211,22 @@ def parser() -> argparse.ArgumentParser:
     grading_options(c)
     c.set_defaults(func=cmd_check)
 
-    r = sub.add_parser(
-        "release", help="nbgrader generate_assignment and release_assignment for WEEK"
-    )
+    r = sub.add_parser("release", help="nbgrader generate_assignment and release_assignment for WEEK")
     r.add_argument("week")
     r.set_defaults(func=cmd_release)
 
-    co = sub.add_parser(
-        "collect", help="nbgrader collect: the latest submissions into submitted/"
-    )
+    co = sub.add_parser("collect", help="nbgrader collect: the latest submissions into submitted/")
     co.add_argument("week")
     co.set_defaults(func=cmd_collect)
 
-    a = sub.add_parser(
-        "autograde", help="grade every collected submission; scores go to the gradebook"
-    )
+    a = sub.add_parser("autograde", help="grade every collected submission; scores go to the gradebook")
     a.add_argument("week")
     a.add_argument(
         "--students",
         metavar="IDS",
         help="only these students (comma or space separated)",
     )
-    a.add_argument(
-        "--force", action="store_true", help="grade again what is already graded"
-    )
+    a.add_argument("--force", action="store_true", help="grade again what is already graded")
     a.add_argument(
         "--jobs",
         type=int,
@@ -281,21 +244,15 @@ def parser() -> argparse.ArgumentParser:
     )
     a.set_defaults(func=cmd_autograde)
 
-    f = sub.add_parser(
-        "feedback", help="feedback/STUDENT/WEEK/: every check, and why it failed"
-    )
+    f = sub.add_parser("feedback", help="feedback/STUDENT/WEEK/: every check, and why it failed")
     f.add_argument("week")
     f.add_argument("--students", metavar="IDS")
     f.set_defaults(func=cmd_feedback)
 
     e = sub.add_parser("export", help="the grade table from the gradebook")
-    e.add_argument(
-        "weeks", nargs="*", help="weeks to export (default: every released week)"
-    )
+    e.add_argument("weeks", nargs="*", help="weeks to export (default: every released week)")
     e.add_argument("--format", choices=["csv", "json"], default="csv")
-    e.add_argument(
-        "--output", metavar="FILE", help="write to FILE instead of standard output"
-    )
+    e.add_argument("--output", metavar="FILE", help="write to FILE instead of standard output")
     e.set_defaults(func=cmd_export)
     return p
 

@@ -65,9 +65,7 @@ class Course:
     def week(self, name: str) -> Week:
         if name not in self.weeks:
             known = ", ".join(self.weeks) or "none"
-            raise CourseError(
-                f"unknown week {name!r} (course_config.py defines: {known})"
-            )
+            raise CourseError(f"unknown week {name!r} (course_config.py defines: {known})")
         return self.weeks[name]
 
     def path(self, *parts: str) -> Path:
@@ -90,9 +88,7 @@ def find_root(start: str | os.PathLike | None = None) -> Path:
     checkout = Path(__file__).resolve().parent.parent
     if (checkout / CONFIG_NAME).is_file():
         return checkout
-    raise CourseError(
-        f"no {CONFIG_NAME} found in {here} or above; run inside the course folder or set COURSE_ROOT"
-    )
+    raise CourseError(f"no {CONFIG_NAME} found in {here} or above; run inside the course folder or set COURSE_ROOT")
 
 
 def _week(name: str, spec: dict) -> Week:
@@ -115,9 +111,7 @@ def _week(name: str, spec: dict) -> Week:
             checks=checks,
         )
     except (KeyError, TypeError) as exc:
-        raise CourseError(
-            f"{CONFIG_NAME}: week {name!r} is malformed ({exc!r})"
-        ) from exc
+        raise CourseError(f"{CONFIG_NAME}: week {name!r} is malformed ({exc!r})") from exc
 
 
 @cache

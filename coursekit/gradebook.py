@@ -38,15 +38,8 @@ def _assignment(gb, week: Week):
     try:
         assignment = gb.find_assignment(week.name)
     except MissingEntry:
-        raise GradebookError(
-            f"{week.name} is not in the gradebook: run `course release {week.name}` first"
-        ) from None
-    cells = {
-        c.name: c
-        for nb in assignment.notebooks
-        for c in nb.task_cells
-        if c.name.startswith(CHECK_PREFIX)
-    }
+        raise GradebookError(f"{week.name} is not in the gradebook: run `course release {week.name}` first") from None
+    cells = {c.name: c for nb in assignment.notebooks for c in nb.task_cells if c.name.startswith(CHECK_PREFIX)}
     missing = [name for name in week.checks if CHECK_PREFIX + name not in cells]
     if missing:
         raise GradebookError(
@@ -75,9 +68,7 @@ def is_recorded(course: Course, week: Week, student: str) -> bool:
             submission = gb.find_submission(week.name, student)
         except MissingEntry:
             return False
-        scores = {
-            g.name: g.auto_score for nb in submission.notebooks for g in nb.grades
-        }
+        scores = {g.name: g.auto_score for nb in submission.notebooks for g in nb.grades}
         return all(scores.get(CHECK_PREFIX + name) is not None for name in week.checks)
 
 
@@ -175,12 +166,7 @@ def rows(course: Course, weeks: list[Week]) -> list[Row]:
                 checks = {}
                 for name in week.checks:
                     g = grades.get(CHECK_PREFIX + name)
-                    checks[name] = (
-                        None
-                        if g is None
-                        or (g.auto_score is None and g.manual_score is None)
-                        else g.score
-                    )
+                    checks[name] = None if g is None or (g.auto_score is None and g.manual_score is None) else g.score
                 stamp = submission.timestamp.isoformat() if submission.timestamp else ""
                 out.append(
                     Row(
@@ -202,9 +188,7 @@ def export_csv(table: list[Row]) -> str:
     writer.writerow(["student_id", "week", "timestamp", "score", "max_score", *names])
     for r in table:
         cells = ["" if r.checks.get(n) is None else f"{r.checks[n]:g}" for n in names]
-        writer.writerow(
-            [r.student, r.week, r.timestamp, f"{r.score:g}", f"{r.max_score:g}", *cells]
-        )
+        writer.writerow([r.student, r.week, r.timestamp, f"{r.score:g}", f"{r.max_score:g}", *cells])
     return out.getvalue()
 
 

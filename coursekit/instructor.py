@@ -37,9 +37,7 @@ RESULTS = "results.json"
 def nbgrader(course: Course, *args: str) -> str:
     """Run one nbgrader command in the course folder; raise CourseError with its log on failure."""
     cmd = [sys.executable, "-m", "nbgrader", *args]
-    proc = subprocess.run(
-        cmd, cwd=course.root, capture_output=True, text=True, check=False
-    )
+    proc = subprocess.run(cmd, cwd=course.root, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-8:])
         raise CourseError(f"`nbgrader {' '.join(args)}` failed:\n{tail}")
@@ -49,9 +47,7 @@ def nbgrader(course: Course, *args: str) -> str:
 def release(course: Course, week: Week) -> str:
     """nbgrader generate_assignment (into the gradebook) then release_assignment (into the exchange)."""
     if not course.path("source", week.name, f"{week.name}.ipynb").is_file():
-        raise CourseError(
-            f"source/{week.name}/{week.name}.ipynb is missing: run `course build {week.name}`"
-        )
+        raise CourseError(f"source/{week.name}/{week.name}.ipynb is missing: run `course build {week.name}`")
     log = nbgrader(course, "generate_assignment", week.name, "--force")
     log += nbgrader(course, "release_assignment", week.name, "--force")
     return log
@@ -65,22 +61,14 @@ def collect(course: Course, week: Week, update: bool = True) -> str:
 # ---------------------------------------------------------------- autograde
 
 
-def submissions(
-    course: Course, week: Week, students: list[str] | None = None
-) -> dict[str, Path]:
+def submissions(course: Course, week: Week, students: list[str] | None = None) -> dict[str, Path]:
     """student -> collected submission folder (submitted/STUDENT/WEEK)."""
     base = course.path("submitted")
-    found = (
-        {p.parent.name: p for p in sorted(base.glob(f"*/{week.name}")) if p.is_dir()}
-        if base.is_dir()
-        else {}
-    )
+    found = {p.parent.name: p for p in sorted(base.glob(f"*/{week.name}")) if p.is_dir()} if base.is_dir() else {}
     if students:
         unknown = [s for s in students if s not in found]
         if unknown:
-            raise CourseError(
-                f"no collected {week.name} submission for: {', '.join(unknown)}"
-            )
+            raise CourseError(f"no collected {week.name} submission for: {', '.join(unknown)}")
         found = {s: found[s] for s in students}
     return found
 
@@ -88,12 +76,8 @@ def submissions(
 def fingerprint(folder: Path) -> str:
     """A hash of every submitted file, so a re-collected submission is graded again."""
     digest = hashlib.sha256()
-    for path in sorted(
-        p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()
-    ):
-        digest.update(
-            str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0"
-        )
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
 
@@ -170,9 +154,7 @@ def _pending(course, week, subs, force, known, create_students):
             if stored and stored.get("fingerprint") == fingerprint(folder):
                 report = GradeReport.from_json(stored["report"])
                 if not gradebook.is_recorded(course, week, student):
-                    _record(
-                        course, week, student, folder, report, create_students
-                    )  # finish an interrupted write
+                    _record(course, week, student, folder, report, create_students)  # finish an interrupted write
                 done.append(
                     Outcome(
                         student,
@@ -208,15 +190,11 @@ def _record(course, week, student, folder, report, create_students) -> None:
 def _store(course, week, student, folder, report) -> None:
     dest = results_path(course, week, student).parent
     dest.mkdir(parents=True, exist_ok=True)
-    for (
-        path
-    ) in folder.iterdir():  # the graded copy, as nbgrader's autograded/ folder holds
+    for path in folder.iterdir():  # the graded copy, as nbgrader's autograded/ folder holds
         if path.is_file() and not path.is_symlink() and path.name != RESULTS:
             shutil.copyfile(path, dest / path.name)
     payload = {"fingerprint": fingerprint(folder), "report": report.to_json()}
-    write_text(
-        results_path(course, week, student), json.dumps(payload, indent=2) + "\n"
-    )
+    write_text(results_path(course, week, student), json.dumps(payload, indent=2) + "\n")
 
 
 def autograde(
@@ -243,9 +221,7 @@ def autograde(
     subs = submissions(course, week, students)
     known = gradebook.known_students(course)
     todo, outcomes = _pending(course, week, subs, force, known, create_students)
-    jobs = max(
-        1, min(jobs or course.grading_jobs or os.cpu_count() or 1, len(todo) or 1)
-    )
+    jobs = max(1, min(jobs or course.grading_jobs or os.cpu_count() or 1, len(todo) or 1))
     columns = [
         TextColumn("grading {task.description}"),
         BarColumn(),
@@ -296,9 +272,7 @@ def autograde(
 def _finish(course, week, student, folder, future, create_students) -> Outcome:
     try:
         report = GradeReport.from_json(future.result())
-    except (
-        CourseError
-    ) as exc:  # the grading suite itself could not run: nothing is recorded
+    except CourseError as exc:  # the grading suite itself could not run: nothing is recorded
         return Outcome(student, "error", 0.0, week.max_score, str(exc).splitlines()[0])
     except Exception as exc:  # noqa: BLE001  (a grading process died; it never runs student code itself)
         return Outcome(
@@ -338,9 +312,7 @@ def feedback_text(report: GradeReport, week: Week, student: str) -> str:
     for t in report.tests:
         about = week.checks[t.name].about if t.name in week.checks else ""
         result = "passed" if t.status == "passed" else t.output.replace("|", "\\|")
-        lines.append(
-            f"| `{t.name}`: {about} | {t.score:g}/{t.max_score:g} | {result} |"
-        )
+        lines.append(f"| `{t.name}`: {about} | {t.score:g}/{t.max_score:g} | {result} |")
     return "\n".join(lines) + "\n"
 
 
@@ -367,9 +339,7 @@ def feedback_html(report: GradeReport, week: Week, student: str) -> str:
     )
 
 
-def feedback(
-    course: Course, week: Week, students: list[str] | None = None
-) -> list[Path]:
+def feedback(course: Course, week: Week, students: list[str] | None = None) -> list[Path]:
     """feedback/STUDENT/WEEK/feedback.md and WEEK.html (the name nbgrader's release_feedback expects)."""
     written = []
     base = course.path("autograded")
@@ -384,7 +354,5 @@ def feedback(
         write_text(dest / f"{week.name}.html", feedback_html(report, week, student))
         written.append(dest)
     if not found:
-        raise CourseError(
-            f"no graded {week.name} submissions: run `course autograde {week.name}` first"
-        )
+        raise CourseError(f"no graded {week.name} submissions: run `course autograde {week.name}` first")
     return written

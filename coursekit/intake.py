@@ -54,12 +54,8 @@ class IntakeError(Exception):
 
 @dataclass
 class Intake:
-    files: dict[str, str] = field(
-        default_factory=dict
-    )  # "<module>.py" -> code to grade
-    origin: dict[str, str] = field(
-        default_factory=dict
-    )  # module -> "file", "notebook" or "missing"
+    files: dict[str, str] = field(default_factory=dict)  # "<module>.py" -> code to grade
+    origin: dict[str, str] = field(default_factory=dict)  # module -> "file", "notebook" or "missing"
     notes: list[str] = field(default_factory=list)
 
 
@@ -77,13 +73,9 @@ def read_notebook(path: Path) -> tuple[list[dict], list[str]]:
     try:
         data = json.loads(path.read_bytes().decode("utf-8"))
     except UnicodeDecodeError:
-        raise IntakeError(
-            f"{name} is not a readable notebook: it is not UTF-8 text"
-        ) from None
+        raise IntakeError(f"{name} is not a readable notebook: it is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
-        raise IntakeError(
-            f"{name} is not a readable notebook: invalid JSON at line {exc.lineno} ({exc.msg})"
-        ) from None
+        raise IntakeError(f"{name} is not a readable notebook: invalid JSON at line {exc.lineno} ({exc.msg})") from None
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
         raise IntakeError(f"{name} is not a readable notebook: it has no list of cells")
     cells = [c for c in data["cells"] if isinstance(c, dict)]
@@ -92,20 +84,14 @@ def read_notebook(path: Path) -> tuple[list[dict], list[str]]:
         notes.append(f"{name}: nbformat {data.get('nbformat')!r}, read as version 4")
     ids = [c.get("id") for c in cells]
     if data.get("nbformat_minor", 0) >= 5 and any(not i for i in ids):
-        notes.append(
-            f"{name}: {sum(not i for i in ids)} cell(s) without an id; graded by position"
-        )
+        notes.append(f"{name}: {sum(not i for i in ids)} cell(s) without an id; graded by position")
     dup = sorted({i for i in ids if i and ids.count(i) > 1})
     if dup:
-        notes.append(
-            f"{name}: duplicated cell id(s) {', '.join(dup[:3])}; each copy graded in notebook order"
-        )
+        notes.append(f"{name}: duplicated cell id(s) {', '.join(dup[:3])}; each copy graded in notebook order")
     gids = [_grade_id(c) for c in cells]
     dup = sorted({g for g in gids if g and gids.count(g) > 1})
     if dup:
-        notes.append(
-            f"{name}: cells copied from {', '.join(dup[:3])}; the later copy wins, as when run top to bottom"
-        )
+        notes.append(f"{name}: cells copied from {', '.join(dup[:3])}; the later copy wins, as when run top to bottom")
     return cells, notes
 
 
@@ -133,17 +119,13 @@ def _keep(node: ast.stmt) -> bool:
         if not all(isinstance(t, ast.Name) for t in targets):
             return False
         calls = [n for n in ast.walk(node.value) if isinstance(n, ast.Call)]
-        return all(
-            isinstance(c.func, ast.Name) and c.func.id in LITERAL_CALLS for c in calls
-        )
+        return all(isinstance(c.func, ast.Name) and c.func.id in LITERAL_CALLS for c in calls)
     return False
 
 
 def definitions(code: str) -> str | None:
     """The definitions of one cell, in order; None when the cell does not parse."""
-    code = "\n".join(
-        "# " + line if MAGIC.match(line) else line for line in code.splitlines()
-    )
+    code = "\n".join("# " + line if MAGIC.match(line) else line for line in code.splitlines())
     try:
         tree = ast.parse(code)
     except SyntaxError:
@@ -152,11 +134,7 @@ def definitions(code: str) -> str | None:
     kept = []
     for node in tree.body:
         if _keep(node):
-            first = (
-                node.decorator_list[0].lineno
-                if getattr(node, "decorator_list", None)
-                else node.lineno
-            )
+            first = node.decorator_list[0].lineno if getattr(node, "decorator_list", None) else node.lineno
             kept.append("\n".join(lines[first - 1 : node.end_lineno]))
     return "\n\n".join(kept)
 
@@ -180,21 +158,14 @@ def extract_modules(cells: list[dict], week: Week) -> tuple[dict[str, str], list
             if owner:  # the student's own solution cell: keep it, so the grader names the syntax error
                 kept = code
             else:
-                notes.append(
-                    f"cell {index + 1} does not parse as Python and was skipped"
-                )
+                notes.append(f"cell {index + 1} does not parse as Python and was skipped")
                 continue
         if kept.strip():
-            parts[current].append(
-                f"# --- notebook cell {index + 1}{f' ({gid})' if gid else ''}\n{kept}"
-            )
+            parts[current].append(f"# --- notebook cell {index + 1}{f' ({gid})' if gid else ''}\n{kept}")
     modules = {}
     for i, m in enumerate(week.modules):
         if parts[m]:
-            imports = "".join(
-                f"from {earlier} import *  # noqa: F403\n"
-                for earlier in week.modules[:i]
-            )
+            imports = "".join(f"from {earlier} import *  # noqa: F403\n" for earlier in week.modules[:i])
             modules[m] = imports + "\n\n".join(parts[m]) + "\n"
     return modules, notes
 
@@ -210,11 +181,7 @@ def find_notebook(folder: Path, week: Week) -> Path | None:
 def intake(folder: Path, week: Week) -> Intake:
     """The code to grade for each module of `week`, from the submission in `folder`."""
     result = Intake()
-    on_disk = {
-        m
-        for m in week.modules
-        if (folder / f"{m}.py").is_file() and not (folder / f"{m}.py").is_symlink()
-    }
+    on_disk = {m for m in week.modules if (folder / f"{m}.py").is_file() and not (folder / f"{m}.py").is_symlink()}
     from_notebook: dict[str, str] = {}
     notebook = find_notebook(folder, week) if len(on_disk) < len(week.modules) else None
     if notebook is not None:

@@ -38,9 +38,7 @@ class Chunk:
 CHECK_PREFIX = "check-"  # grade_id of the task cell of hidden check NAME: "check-NAME"
 
 
-def _nbgrader(
-    grade_id: str, *, solution=False, task=False, locked=False, points=None
-) -> dict:
+def _nbgrader(grade_id: str, *, solution=False, task=False, locked=False, points=None) -> dict:
     meta = {
         "grade": False,
         "grade_id": grade_id,
@@ -61,11 +59,7 @@ def check_cell_text(check) -> str:
 
 def _is_local_import(node: ast.stmt, local_modules: set[str]) -> bool:
     """`from attention import ...`: in the notebook those names are already defined above."""
-    return (
-        isinstance(node, ast.ImportFrom)
-        and node.level == 0
-        and node.module in local_modules
-    )
+    return isinstance(node, ast.ImportFrom) and node.level == 0 and node.module in local_modules
 
 
 def split_module(text: str, local_modules: set[str]) -> list[Chunk]:
@@ -74,20 +68,12 @@ def split_module(text: str, local_modules: set[str]) -> list[Chunk]:
     lines = text.splitlines()
     chunks: list[Chunk] = []
     body = list(tree.body)
-    if (
-        body
-        and isinstance(body[0], ast.Expr)
-        and isinstance(getattr(body[0], "value", None), ast.Constant)
-    ):
-        if isinstance(body[0].value.value, str):
-            chunks.append(Chunk("docstring", "", body[0].value.value))
-            body = body[1:]
+    first = body[0] if body else None
+    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+        chunks.append(Chunk("docstring", "", first.value.value))
+        body = body[1:]
     preamble: list[str] = []
-    starts = [
-        (n.decorator_list[0].lineno if getattr(n, "decorator_list", None) else n.lineno)
-        - 1
-        for n in body
-    ]
+    starts = [(n.decorator_list[0].lineno if getattr(n, "decorator_list", None) else n.lineno) - 1 for n in body]
     for i, node in enumerate(body):
         # A chunk runs up to the next top-level statement, so comments after its last
         # statement (such as a closing solution marker) stay with it.
@@ -114,9 +100,7 @@ isolated process. The test cells above are for you: passing them is a good
 sign, not a grade. Each check below gives a one-line reason when it fails."""
 
 
-def build_notebook(
-    week, lesson: str, modules: dict[str, str], tests: dict[str, str]
-) -> nbformat.NotebookNode:
+def build_notebook(week, lesson: str, modules: dict[str, str], tests: dict[str, str]) -> nbformat.NotebookNode:
     """The nbgrader source notebook for `week`.
 
     `modules` and `tests` map module names (in teaching order) to the text of
@@ -153,9 +137,7 @@ def build_notebook(
             locked=True,
         )
         for chunk in split_module(test_text, local):
-            gid = (
-                chunk.name if chunk.kind == "test" else f"test-{module}-{chunk.kind}"
-            ).replace("_", "-")
+            gid = (chunk.name if chunk.kind == "test" else f"test-{module}-{chunk.kind}").replace("_", "-")
             if chunk.kind == "test":
                 add(
                     new_code_cell(f"{chunk.source}\n\n\n{chunk.name}()"),
@@ -180,9 +162,7 @@ def build_notebook(
     ids = [cell.id for cell in cells]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
-        raise ValueError(
-            f"{week.name}: two notebook cells would share the id {duplicates[0]!r}"
-        )
+        raise ValueError(f"{week.name}: two notebook cells would share the id {duplicates[0]!r}")
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = KERNELSPEC
     nb.metadata["language_info"] = {"name": "python"}

@@ -44,10 +44,7 @@ def test_a_failed_write_leaves_no_half_written_grade(released_course):
     add_students(root, env, ["s1"])
     course = load_course(root)
     week = course.week("week1")
-    tests = [
-        CheckResult(name, c.points, c.points, "passed", "")
-        for name, c in week.checks.items()
-    ]
+    tests = [CheckResult(name, c.points, c.points, "passed", "") for name, c in week.checks.items()]
     broken = GradeReport(
         "week1",
         "x",
@@ -95,11 +92,7 @@ def test_a_batch_killed_half_way_keeps_what_it_finished(released_course):
     )
     results = [root / "autograded" / s / "week1" / "results.json" for s in STUDENTS]
     deadline = time.monotonic() + 300
-    while (
-        not any(p.exists() for p in results)
-        and time.monotonic() < deadline
-        and proc.poll() is None
-    ):
+    while not any(p.exists() for p in results) and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)  # as hard as it gets: no clean-up runs
     proc.wait()
@@ -128,6 +121,4 @@ def test_a_batch_killed_half_way_keeps_what_it_finished(released_course):
     assert again.stdout.count("skipped") == len(finished)
     assert all(p.exists() for p in results)
     assert all(r.score == week.max_score for r in gradebook.rows(course, [week]))
-    assert not list((root / "autograded").rglob(".*.tmp")), (
-        "no half-written results file"
-    )
+    assert not list((root / "autograded").rglob(".*.tmp")), "no half-written results file"

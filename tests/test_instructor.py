@@ -24,9 +24,7 @@ ATTENTION_POINTS = 14
 
 
 def run(env, cwd, *args, ok=True):
-    proc = subprocess.run(
-        args, cwd=cwd, env=env, capture_output=True, text=True, check=False
-    )
+    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     if ok:
         assert proc.returncode == 0, f"{args} failed:\n{proc.stdout}\n{proc.stderr}"
     return proc
@@ -45,24 +43,14 @@ def solution_code(grade_id):
     nb = nbformat.read(ROOT / "source" / "week1" / "week1.ipynb", as_version=4)
     cell = next(c for c in nb.cells if c.id == grade_id)
     return "\n".join(
-        line
-        for line in cell.source.splitlines()
-        if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line
+        line for line in cell.source.splitlines() if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line
     )
 
 
 def hidden_lines_in(text):
     """Lines of the hidden suite's code (longer than 25 characters, not comments) found in `text`."""
-    code = [
-        line.strip()
-        for p in (ROOT / "graders" / "week1").glob("*.py")
-        for line in p.read_text().splitlines()
-    ]
-    return [
-        line
-        for line in code
-        if len(line) > 25 and not line.startswith("#") and line in text
-    ]
+    code = [line.strip() for p in (ROOT / "graders" / "week1").glob("*.py") for line in p.read_text().splitlines()]
+    return [line for line in code if len(line) > 25 and not line.startswith("#") and line in text]
 
 
 def fill(nb, modules, warn=False):
@@ -73,9 +61,7 @@ def fill(nb, modules, warn=False):
             cell.source = solution_code(cell.id)
             if warn and "return pe" in cell.source:
                 # A correct answer that makes PyTorch warn on stderr (copy-constructing a tensor).
-                cell.source = cell.source.replace(
-                    "return pe", "pe = torch.tensor(pe)\n    return pe"
-                )
+                cell.source = cell.source.replace("return pe", "pe = torch.tensor(pe)\n    return pe")
     return nb
 
 
@@ -113,12 +99,8 @@ def cycle(tmp_path_factory, released_template):
         )
     work = {s: base / "home" / s / "week1" for s in everyone}
     released = nbformat.read(work["alice"] / "week1.ipynb", as_version=4)
-    assert not any("### BEGIN SOLUTION" in c.source for c in released.cells), (
-        "the release carries no solutions"
-    )
-    assert not hidden_lines_in("\n".join(c.source for c in released.cells)), (
-        "nor hidden checks"
-    )
+    assert not any("### BEGIN SOLUTION" in c.source for c in released.cells), "the release carries no solutions"
+    assert not hidden_lines_in("\n".join(c.source for c in released.cells)), "nor hidden checks"
 
     all_modules = ("attention", "positional-encoding", "multi-head-attention")
     # alice: correct, PyTorch warns; she runs her notebook in Jupyter before submitting.
@@ -160,9 +142,7 @@ def cycle(tmp_path_factory, released_template):
         )
     course_cmd(env, root, "collect", "week1")
     assert sorted(p.name for p in (root / "submitted").iterdir()) == sorted(everyone)
-    graded = course_cmd(
-        env, root, "autograde", "week1", "--jobs", "2", "--device", "cpu", ok=False
-    )
+    graded = course_cmd(env, root, "autograde", "week1", "--jobs", "2", "--device", "cpu", ok=False)
     return {"root": root, "env": env, "alice": alice, "autograde": graded}
 
 
@@ -178,12 +158,7 @@ def test_alice_warned_on_stderr_and_would_lose_nbgrader_points(cycle):
         for o in c.get("outputs", [])
         if o.output_type == "stream" and o.name == "stderr"
     ]
-    errors = [
-        o
-        for c in cycle["alice"].cells
-        for o in c.get("outputs", [])
-        if o.output_type == "error"
-    ]
+    errors = [o for c in cycle["alice"].cells for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors and any("UserWarning" in o.text for o in streams)
 
 
@@ -196,10 +171,7 @@ def test_autograde_grades_the_class_and_reports_the_unknown_student(cycle):
     assert grades["alice"]["score"] == "32" and grades["alice"]["max_score"] == "32"
     assert grades["dave"]["score"] == "32"
     assert grades["bob"]["score"] == str(ATTENTION_POINTS)
-    assert (
-        grades["bob"]["sdpa_matches_reference"] == "3"
-        and grades["bob"]["mha_structure"] == "0"
-    )
+    assert grades["bob"]["sdpa_matches_reference"] == "3" and grades["bob"]["mha_structure"] == "0"
     assert grades["carol"]["score"] == "0"
 
 
@@ -207,9 +179,7 @@ def test_nbgrader_sees_the_grades(cycle):
     root, env = cycle["root"], cycle["env"]
     nbgrader(env, root, "export", "--to", str(root / "grades.csv"))
     rows = {r["student_id"]: r for r in csv.DictReader((root / "grades.csv").open())}
-    assert (
-        float(rows["alice"]["score"]) == 32 and float(rows["alice"]["max_score"]) == 32
-    )
+    assert float(rows["alice"]["score"]) == 32 and float(rows["alice"]["max_score"]) == 32
     assert float(rows["bob"]["score"]) == ATTENTION_POINTS
     assert float(rows["carol"]["score"]) == 0
 
@@ -221,12 +191,8 @@ def test_feedback_names_failures_without_leaking_the_checks(cycle):
     assert "week1.ipynb is not a readable notebook: invalid JSON" in carol
     bob = (root / "feedback" / "bob" / "week1" / "feedback.md").read_text()
     assert re.search(r"`mha_structure`.*\| 0/1 \| .*TODO", bob)
-    assert (root / "feedback" / "alice" / "week1" / "week1.html").read_text().count(
-        "passed"
-    ) >= 18
-    leaks = hidden_lines_in(
-        "".join(f.read_text() for f in (root / "feedback").rglob("*.*"))
-    )
+    assert (root / "feedback" / "alice" / "week1" / "week1.html").read_text().count("passed") >= 18
+    leaks = hidden_lines_in("".join(f.read_text() for f in (root / "feedback").rglob("*.*")))
     assert not leaks, f"feedback shows the hidden suite's code: {leaks[:3]}"
 
 
@@ -249,11 +215,7 @@ def test_gradescope_and_csv_reports(cycle, tmp_path):
     course_cmd(env, root, "grade", "week1", "--submission", str(root / "submitted" / "dave" / "week1"),
                "--only", "sdpa_shapes,causal_mask", "--gradescope", str(tmp_path / "results.json"), "--csv", str(tmp_path / "r.csv"))  # fmt: skip
     results = json.loads((tmp_path / "results.json").read_text())
-    assert results["score"] == 2 and {t["visibility"] for t in results["tests"]} == {
-        "after_due_date"
-    }
+    assert results["score"] == 2 and {t["visibility"] for t in results["tests"]} == {"after_due_date"}
     assert all(t["status"] == "passed" for t in results["tests"])
     rows = list(csv.reader((tmp_path / "r.csv").open()))
-    assert rows[0] == ["check", "score", "max_score", "status", "reason"] and rows[-1][
-        :3
-    ] == ["total", "2", "2"]
+    assert rows[0] == ["check", "score", "max_score", "status", "reason"] and rows[-1][:3] == ["total", "2", "2"]

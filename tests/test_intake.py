@@ -49,24 +49,17 @@ def runs_like_the_reference(folder, files):
 
 
 def test_reference_notebook_extracts_to_working_modules(week, tmp_path):
-    taken = intake(
-        notebook(tmp_path / "sub", nbformat.read(SOURCE_NB, as_version=4)), week
-    )
+    taken = intake(notebook(tmp_path / "sub", nbformat.read(SOURCE_NB, as_version=4)), week)
     assert taken.origin == dict.fromkeys(week.modules, "notebook")
     assert runs_like_the_reference(tmp_path, taken.files)
-    assert "def test_" not in "".join(taken.files.values()), (
-        "visible tests are not graded code"
-    )
+    assert "def test_" not in "".join(taken.files.values()), "visible tests are not graded code"
 
 
 def test_py_files_win_over_the_notebook(week, tmp_path):
     folder = notebook(tmp_path / "sub", nbformat.read(SOURCE_NB, as_version=4))
     (folder / "attention.py").write_text("# mine\n")
     taken = intake(folder, week)
-    assert (
-        taken.origin["attention"] == "file"
-        and taken.files["attention.py"] == "# mine\n"
-    )
+    assert taken.origin["attention"] == "file" and taken.files["attention.py"] == "# mine\n"
     assert taken.origin["multi_head_attention"] == "notebook"
 
 
@@ -77,33 +70,19 @@ def test_experiments_and_patches_in_cells_are_not_graded_code():
         "torch.allclose = lambda *a, **k: True\nprint(f(1))\nmodel = f(2)\nwhile True:\n    pass\n"
     )
     kept = definitions(code)
-    assert (
-        "import torch" in kept
-        and "def f" in kept
-        and "SCALE = float('inf')" in kept
-        and "N = 4" in kept
-    )
-    assert (
-        "allclose" not in kept
-        and "print" not in kept
-        and "model" not in kept
-        and "while" not in kept
-    )
+    assert "import torch" in kept and "def f" in kept and "SCALE = float('inf')" in kept and "N = 4" in kept
+    assert "allclose" not in kept and "print" not in kept and "model" not in kept and "while" not in kept
 
 
 def test_duplicated_and_missing_cell_ids_are_repaired_with_a_note(week, tmp_path):
     nb = nbformat.read(SOURCE_NB, as_version=4)
     sdpa = next(c for c in nb.cells if c.id == "attention-scaled-dot-product-attention")
     at = nb.cells.index(sdpa) + 1
-    nb.cells.insert(
-        at, new_code_cell(sdpa.source, metadata=json.loads(json.dumps(sdpa.metadata)))
-    )
+    nb.cells.insert(at, new_code_cell(sdpa.source, metadata=json.loads(json.dumps(sdpa.metadata))))
     folder = tmp_path / "sub"
     folder.mkdir()
     data = json.loads(nbformat.writes(nb))
-    data["cells"][at]["id"] = (
-        sdpa.id
-    )  # a copied cell: nbformat itself would renumber it
+    data["cells"][at]["id"] = sdpa.id  # a copied cell: nbformat itself would renumber it
     del data["cells"][0]["id"]
     (folder / "week1.ipynb").write_text(json.dumps(data))
     taken = intake(folder, week)
@@ -124,9 +103,7 @@ def test_duplicated_and_missing_cell_ids_are_repaired_with_a_note(week, tmp_path
         ),
     ],
 )
-def test_unreadable_or_empty_notebooks_get_a_one_line_reason(
-    week, tmp_path, content, reason
-):
+def test_unreadable_or_empty_notebooks_get_a_one_line_reason(week, tmp_path, content, reason):
     (tmp_path / "week1.ipynb").write_bytes(content.encode("latin-1"))
     with pytest.raises(IntakeError, match=reason) as info:
         intake(tmp_path, week)
@@ -140,8 +117,6 @@ def test_an_empty_folder_is_an_empty_submission(week, tmp_path):
 
 def test_a_syntax_error_in_a_solution_cell_reaches_the_grader(week, tmp_path):
     nb = nbformat.read(SOURCE_NB, as_version=4)
-    next(
-        c for c in nb.cells if c.id == "attention-causal-mask"
-    ).source = "def causal_mask(n:\n    pass"
+    next(c for c in nb.cells if c.id == "attention-causal-mask").source = "def causal_mask(n:\n    pass"
     taken = intake(notebook(tmp_path, nb), week)
     assert "def causal_mask(n:" in taken.files["attention.py"]

@@ -58,10 +58,7 @@ def hostile(folder, name: str, **replace) -> str:
     for var, value in replace.items():
         for path in spec["dir"].glob("*.py"):
             lines = (folder / path.name).read_text().splitlines(keepends=True)
-            lines = [
-                f"{var} = {value!r}\n" if line.startswith(f"{var} = ") else line
-                for line in lines
-            ]
+            lines = [f"{var} = {value!r}\n" if line.startswith(f"{var} = ") else line for line in lines]
             (folder / path.name).write_text("".join(lines))
     return str(folder)
 
@@ -135,9 +132,7 @@ def test_without_bwrap_the_level_falls_back(monkeypatch):
     monkeypatch.setattr(sandbox, "BWRAP", "/nonexistent/bwrap")
     assert sandbox.describe().startswith(("unshare:", "no sandbox:"))
     monkeypatch.setenv(sandbox.MODE_ENV, "none")
-    assert sandbox.describe().startswith(
-        "no sandbox: network open, course files readable"
-    )
+    assert sandbox.describe().startswith("no sandbox: network open, course files readable")
 
 
 # --- graded by the real grader, in bubblewrap ---

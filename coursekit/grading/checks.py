@@ -81,9 +81,13 @@ def torch_aliases(tree: ast.AST) -> set[str]:
             for alias in node.names:
                 if alias.name == "torch" or alias.name.startswith("torch."):
                     names.add((alias.asname or alias.name).split(".")[0])
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            if node.module == "torch" or node.module.startswith("torch."):
-                names.update(alias.asname or alias.name for alias in node.names)
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.level == 0
+            and (node.module == "torch" or node.module.startswith("torch."))
+        ):
+            names.update(alias.asname or alias.name for alias in node.names)
     return names
 
 

@@ -233,17 +233,13 @@ class Submission:
             answer = wire.decode(frame)
         except wire.WireError as exc:
             self.kill()
-            raise StudentError(
-                f"the submission's process sent malformed data during {during} ({exc})"
-            ) from None
+            raise StudentError(f"the submission's process sent malformed data during {during} ({exc})") from None
         except BaseException:
             self.kill()  # a timeout (ours or pytest-timeout's), a death, or an interrupt: start afresh next time
             raise
         if not isinstance(answer, dict):
             self.kill()
-            raise StudentError(
-                f"the submission's process sent malformed data during {during}"
-            )
+            raise StudentError(f"the submission's process sent malformed data during {during}")
         if isinstance(answer.get("error"), dict):
             raise StudentError(describe_error(answer["error"]))
         return answer

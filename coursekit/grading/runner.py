@@ -60,15 +60,10 @@ class GradeReport:
         wall, isolation = data.get("wall_seconds", 0.0), data.get("isolation", "")
         return cls(data["week"], data["submission"], tests, notes, wall, isolation)
 
-    def to_gradescope(
-        self, week: Week, default_visibility: str = "after_due_date"
-    ) -> dict:
+    def to_gradescope(self, week: Week, default_visibility: str = "after_due_date") -> dict:
         """Gradescope's results.json. Each check carries its visibility (from course_config.py),
         so hidden checks stay hidden until the due date; the output is always the one-line reason."""
-        visibility = {
-            name: check.visibility or default_visibility
-            for name, check in week.checks.items()
-        }
+        visibility = {name: check.visibility or default_visibility for name, check in week.checks.items()}
         return {
             "score": self.score,
             "execution_time": round(sum(t.seconds for t in self.tests), 2),
@@ -93,9 +88,7 @@ class GradeReport:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["check", "score", "max_score", "status", "reason"])
         for t in self.tests:
-            writer.writerow(
-                [t.name, f"{t.score:g}", f"{t.max_score:g}", t.status, t.output]
-            )
+            writer.writerow([t.name, f"{t.score:g}", f"{t.max_score:g}", t.status, t.output])
         writer.writerow(["total", f"{self.score:g}", f"{self.max_score:g}", "", ""])
         return out.getvalue()
 
@@ -116,9 +109,7 @@ def grade(
     if not graders.is_dir():
         raise GradingError(f"no hidden grading suite at {graders}")
     if not course.path("solutions", week.name).is_dir():
-        raise GradingError(
-            f"no reference solutions at solutions/{week.name}: run `course build`"
-        )
+        raise GradingError(f"no reference solutions at solutions/{week.name}: run `course build`")
     plugin = GraderPlugin(
         course,
         week,
@@ -139,23 +130,15 @@ def grade(
     with contextlib.redirect_stdout(out):
         code = pytest.main(args, plugins=[plugin])
     if plugin.problems:
-        raise GradingError(
-            f"the {week.name} grading suite is inconsistent: "
-            + "; ".join(plugin.problems)
-        )
+        raise GradingError(f"the {week.name} grading suite is inconsistent: " + "; ".join(plugin.problems))
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         tail = "\n".join(out.getvalue().strip().splitlines()[-15:])
-        raise GradingError(
-            f"the {week.name} grading suite could not run (pytest exit {int(code)}):\n{tail}"
-        )
+        raise GradingError(f"the {week.name} grading suite could not run (pytest exit {int(code)}):\n{tail}")
     wanted = only or list(week.checks)
     tests = []
     for name in wanted:
         check = week.checks[name]
-        tests.append(
-            plugin.results.get(name)
-            or CheckResult(name, 0.0, check.points, "error", "the check did not run")
-        )
+        tests.append(plugin.results.get(name) or CheckResult(name, 0.0, check.points, "error", "the check did not run"))
     return GradeReport(week.name, str(submission), tests, isolation=plugin.submission.describe())
 
 
@@ -169,11 +152,7 @@ def render_table(report: GradeReport, console=None) -> None:
     table.add_column("points", justify="right")
     table.add_column("reason")
     for t in report.tests:
-        style = (
-            "green"
-            if t.status == "passed"
-            else ("red" if t.status == "failed" else "yellow")
-        )
+        style = "green" if t.status == "passed" else ("red" if t.status == "failed" else "yellow")
         table.add_row(t.name, f"[{style}]{t.score:g}/{t.max_score:g}[/]", t.output)
     console.print(table)
     for note in report.notes:
@@ -183,14 +162,9 @@ def render_table(report: GradeReport, console=None) -> None:
         console.print(f"[dim]isolation: {report.isolation}[/]")
 
 
-def failed_report(
-    week: Week, submission: str, reason: str, notes: list[str] | None = None
-) -> GradeReport:
+def failed_report(week: Week, submission: str, reason: str, notes: list[str] | None = None) -> GradeReport:
     """Zero for every check, each with the same one-line reason (a submission that cannot be graded)."""
-    tests = [
-        CheckResult(name, 0.0, check.points, "error", reason)
-        for name, check in week.checks.items()
-    ]
+    tests = [CheckResult(name, 0.0, check.points, "error", reason) for name, check in week.checks.items()]
     return GradeReport(week.name, submission, tests, list(notes or []))
 
 

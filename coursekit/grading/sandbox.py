@@ -132,9 +132,7 @@ def needed_paths() -> list[str]:
     paths = [sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix]
     python = [sys.executable, os.path.realpath(sys.executable)]
     paths += [os.path.dirname(p) for p in python] + site.getsitepackages()
-    paths.append(
-        str(Path(__file__).resolve().parent.parent)
-    )  # coursekit: no solutions in it
+    paths.append(str(Path(__file__).resolve().parent.parent))  # coursekit: no solutions in it
     return paths
 
 
@@ -254,9 +252,7 @@ def _layout(extra_hide=()) -> tuple[list[str], list[str], list[str]]:
         if inside and os.path.isdir(q) and not any(_is_under(q, n) for n in needed):
             needed.append(q)
     inner = {os.path.realpath(p) for p in candidates if p and os.path.isdir(p)}
-    again = _outermost(
-        p for p in inner if any(_is_under(p, n) and p != n for n in needed)
-    )
+    again = _outermost(p for p in inner if any(_is_under(p, n) and p != n for n in needed))
     return hidden, needed, again
 
 
@@ -283,11 +279,7 @@ def _wrap(cmd, variant, uid, scratch, cuda, hide=()) -> list[str]:
     def parents(path: str) -> list[str]:
         # bwrap makes missing folders on the way to a mount point 0700: closed to the uid.
         top = next((h for h in hidden if _is_under(path, h)), path)
-        ups = [
-            str(q)
-            for q in Path(path).parents
-            if _is_under(str(q), top) and str(q) != top
-        ]
+        ups = [str(q) for q in Path(path).parents if _is_under(str(q), top) and str(q) != top]
         new = [q for q in reversed(ups) if q not in made]
         made.update(new)
         return [a for q in new for a in ("--perms", "0755", "--dir", q)]
@@ -344,9 +336,7 @@ def _probe(variant, cuda: bool) -> bool:
 
 
 @functools.cache
-def _choose(
-    mode: str, cuda: bool, root: bool, bwrap: str, unshare: str
-) -> tuple[str, bool]:
+def _choose(mode: str, cuda: bool, root: bool, bwrap: str, unshare: str) -> tuple[str, bool]:
     """The best (level, drop) that works here, at most `mode`."""
     levels = LEVELS[LEVELS.index(mode) :] if mode in LEVELS else LEVELS
     for level in levels:

@@ -15,6 +15,7 @@ the body.
 from __future__ import annotations
 
 import json
+import math
 import struct
 from dataclasses import dataclass
 
@@ -64,7 +65,7 @@ def encode(obj) -> bytes:
         if depth > _MAX_DEPTH:
             raise WireError("structure nested too deeply")
         if x is None or isinstance(x, (bool, int, float, str)):
-            if isinstance(x, float) and x != x:
+            if isinstance(x, float) and math.isnan(x):
                 return {"__float__": "nan"}
             if isinstance(x, float) and x in (float("inf"), float("-inf")):
                 return {"__float__": "inf" if x > 0 else "-inf"}
