@@ -80,6 +80,7 @@ class Submission:
         # limit; hide: folders to hide besides the course root, the exchange, /tmp, the home).
         self.sandbox = sandbox.Sandbox(self.scratch, device, hide)
         self.proc: subprocess.Popen | None = None
+        self._ping_deadline: float | None = None  # a ping sent by prestart() and not yet answered
         self._to_worker = self._from_worker = -1
         self.check_deadline = float("inf")
         self.total_deadline = time.monotonic() + total_timeout
@@ -150,6 +151,7 @@ class Submission:
                 pass
             self.proc.wait()
             self.proc = None
+        self._ping_deadline = None
         for fd in (self._to_worker, self._from_worker):
             if fd >= 0:
                 os.close(fd)
@@ -205,18 +207,34 @@ class Submission:
             raise wire.WireError(f"a frame of {size} bytes is over the limit")
         return self._read(size, deadline, during)
 
+    def prestart(self) -> None:
+        """Start the process now, so that it imports torch while the grader loads its checks;
+        the first request then waits for its answer to the ping, still under the start-up limit."""
+        if self.proc is None:
+            self._restart(wait=False)
+
     def ensure_started(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             self._restart()
+        elif self._ping_deadline is not None:
+            deadline, self._ping_deadline = self._ping_deadline, None
+            try:
+                wire.decode(self._receive(deadline, "start-up"))
+            except BaseException:
+                self.kill()
+                raise
 
-    def _restart(self) -> None:
+    def _restart(self, wait: bool = True) -> None:
         """A fresh process, ready to serve: its start-up is the grader's time, not the check's."""
         self.kill()
         self.start()
         try:
             deadline = time.monotonic() + STARTUP_TIMEOUT
             self._send(wire.encode({"op": "ping"}), deadline, "start-up")
-            wire.decode(self._receive(deadline, "start-up"))
+            if wait:
+                wire.decode(self._receive(deadline, "start-up"))
+            else:
+                self._ping_deadline = deadline
         except BaseException:
             self.kill()
             raise

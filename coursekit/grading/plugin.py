@@ -57,6 +57,13 @@ class GraderPlugin:
         )
         self._started: dict[str, float] = {}
 
+    def pytest_sessionstart(self, session):
+        # The submission's process imports torch while pytest collects the checks.
+        try:
+            self.submission.prestart()
+        except StudentError:
+            pass  # the first check starts it again, and reports why it could not start
+
     # --- fixtures ---
     @pytest.fixture(scope="session")
     def forbid(self):
