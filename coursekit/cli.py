@@ -144,9 +144,7 @@ def cmd_export(args) -> int:
     course = load_course(args.root)
     weeks = [course.week(w) for w in args.weeks] if args.weeks else None
     if weeks is None:
-        with gradebook.open_gradebook(course) as gb:
-            released = {a.name for a in gb.assignments}
-        weeks = [w for name, w in course.weeks.items() if name in released]
+        weeks = gradebook.released_weeks(course)
     table = gradebook.rows(course, weeks)
     text = gradebook.export_csv(table) if args.format == "csv" else gradebook.export_json(table)
     if args.output:

@@ -49,27 +49,39 @@ def _assignment(gb, week: Week):
     return assignment
 
 
-def check_assignment(course: Course, week: Week) -> None:
-    with open_gradebook(course) as gb:
-        _assignment(gb, week)
+def _grades(submission) -> dict:
+    """grade name -> nbgrader Grade, for one submitted assignment."""
+    return {g.name: g for nb in submission.notebooks for g in nb.grades}
 
 
-def known_students(course: Course) -> set[str]:
+def _complete(week: Week, submission) -> bool:
+    """Whether every check of `week` has an automatic score in `submission`."""
+    grades = _grades(submission)
+    return all(
+        CHECK_PREFIX + name in grades and grades[CHECK_PREFIX + name].auto_score is not None for name in week.checks
+    )
+
+
+def roster(course: Course, week: Week) -> tuple[set[str], set[str]]:
+    """(the gradebook's students, those with every check of `week` recorded), in one read;
+    raises GradebookError when `week` is not released with all its checks."""
     with open_gradebook(course) as gb:
-        return {s.id for s in gb.students}
+        assignment = _assignment(gb, week)
+        known = {s.id for s in gb.students}
+        recorded = {sub.student.id for sub in assignment.submissions if _complete(week, sub)}
+    return known, recorded
+
+
+def released_weeks(course: Course) -> list[Week]:
+    """The course's weeks that are in the gradebook, in course order."""
+    with open_gradebook(course) as gb:
+        released = {a.name for a in gb.assignments}
+    return [w for name, w in course.weeks.items() if name in released]
 
 
 def is_recorded(course: Course, week: Week, student: str) -> bool:
     """Whether every check of `week` has an automatic score for `student`."""
-    from nbgrader.api import MissingEntry
-
-    with open_gradebook(course) as gb:
-        try:
-            submission = gb.find_submission(week.name, student)
-        except MissingEntry:
-            return False
-        scores = {g.name: g.auto_score for nb in submission.notebooks for g in nb.grades}
-        return all(scores.get(CHECK_PREFIX + name) is not None for name in week.checks)
+    return student in roster(course, week)[1]
 
 
 def record(
@@ -114,7 +126,7 @@ def record(
                     student,
                     **({"timestamp": timestamp} if timestamp else {}),
                 )
-            grades = {g.name: g for nb in submission.notebooks for g in nb.grades}
+            grades = _grades(submission)
             for result in report.tests:
                 grade = grades[CHECK_PREFIX + result.name]
                 grade.auto_score = float(result.score)
@@ -162,7 +174,7 @@ def rows(course: Course, weeks: list[Week]) -> list[Row]:
                         )
                     )
                     continue
-                grades = {g.name: g for nb in submission.notebooks for g in nb.grades}
+                grades = _grades(submission)
                 checks = {}
                 for name in week.checks:
                     g = grades.get(CHECK_PREFIX + name)

@@ -130,7 +130,7 @@ class Outcome:
     message: str = ""
 
 
-def _pending(course, week, subs, force, known, create_students):
+def _pending(course, week, subs, force, known, recorded, create_students):
     """Split the class into (to grade, outcomes already decided)."""
     todo, done = {}, []
     for student, folder in subs.items():
@@ -153,7 +153,7 @@ def _pending(course, week, subs, force, known, create_students):
                 stored = None
             if stored and stored.get("fingerprint") == fingerprint(folder):
                 report = GradeReport.from_json(stored["report"])
-                if not gradebook.is_recorded(course, week, student):
+                if student not in recorded:
                     _record(course, week, student, folder, report, create_students)  # finish an interrupted write
                 done.append(
                     Outcome(
@@ -217,10 +217,9 @@ def autograde(
         TimeElapsedColumn,
     )
 
-    gradebook.check_assignment(course, week)  # fails early, with a clear message
+    known, recorded = gradebook.roster(course, week)  # fails early, with a clear message
     subs = submissions(course, week, students)
-    known = gradebook.known_students(course)
-    todo, outcomes = _pending(course, week, subs, force, known, create_students)
+    todo, outcomes = _pending(course, week, subs, force, known, recorded, create_students)
     jobs = max(1, min(jobs or course.grading_jobs or os.cpu_count() or 1, len(todo) or 1))
     columns = [
         TextColumn("grading {task.description}"),
