@@ -39,6 +39,8 @@ class Week:
     papers: tuple[Paper, ...]
     modules: tuple[str, ...]
     checks: dict[str, Check] = field(hash=False)
+    # Finished modules taken from an earlier week's reference: module -> that week.
+    provided: dict[str, str] = field(default_factory=dict, hash=False)
 
     @property
     def max_score(self) -> float:
@@ -48,6 +50,11 @@ class Week:
     def files(self) -> list[str]:
         """The files a student submits for this week."""
         return [f"{module}.py" for module in self.modules]
+
+    @property
+    def all_modules(self) -> tuple[str, ...]:
+        """The provided modules, then the exercise modules: the order they import each other in."""
+        return (*self.provided, *self.modules)
 
 
 @dataclass(frozen=True)
@@ -109,6 +116,7 @@ def _week(name: str, spec: dict) -> Week:
             papers=tuple(Paper(**p) for p in spec.get("papers", [])),
             modules=tuple(spec["modules"]),
             checks=checks,
+            provided=dict(spec.get("provided", {})),
         )
     except (KeyError, TypeError) as exc:
         raise CourseError(f"{CONFIG_NAME}: week {name!r} is malformed ({exc!r})") from exc
@@ -118,6 +126,12 @@ def _week(name: str, spec: dict) -> Week:
 def _load(root: Path) -> Course:
     namespace = runpy.run_path(str(root / CONFIG_NAME), run_name="course_config")
     weeks = {name: _week(name, spec) for name, spec in namespace["WEEKS"].items()}
+    for week in weeks.values():
+        for module, source_week in week.provided.items():
+            if source_week not in weeks or module not in weeks[source_week].all_modules:
+                raise CourseError(f"{CONFIG_NAME}: {week.name} is provided {module!r} from {source_week!r}, which has no such module")
+            if module in week.modules:
+                raise CourseError(f"{CONFIG_NAME}: {week.name} lists {module!r} both as provided and as an exercise")
     return Course(
         root=root,
         course_id=namespace["COURSE_ID"],

@@ -141,7 +141,7 @@ def definitions(code: str) -> str | None:
 
 def extract_modules(cells: list[dict], week: Week) -> tuple[dict[str, str], list[str]]:
     """module -> code, from the notebook's cells (see the module docstring)."""
-    prefixes = {m: m.replace("_", "-") + "-" for m in week.modules}
+    prefixes = {m: m.replace("_", "-") + "-" for m in week.all_modules}
     parts: dict[str, list[str]] = {m: [] for m in week.modules}
     notes = []
     current = week.modules[0]
@@ -150,8 +150,8 @@ def extract_modules(cells: list[dict], week: Week) -> tuple[dict[str, str], list
         owner = next((m for m, p in prefixes.items() if gid.startswith(p)), None)
         if owner:
             current = owner
-        if cell.get("cell_type") != "code" or gid.startswith(SKIPPED_PREFIXES):
-            continue
+        if cell.get("cell_type") != "code" or gid.startswith(SKIPPED_PREFIXES) or current in week.provided:
+            continue  # provided modules come from the course, not from the notebook
         code = _source(cell)
         kept = definitions(code)
         if kept is None:
@@ -165,7 +165,8 @@ def extract_modules(cells: list[dict], week: Week) -> tuple[dict[str, str], list
     modules = {}
     for i, m in enumerate(week.modules):
         if parts[m]:
-            imports = "".join(f"from {earlier} import *  # noqa: F403\n" for earlier in week.modules[:i])
+            earlier = [*week.provided, *week.modules[:i]]
+            imports = "".join(f"from {e} import *  # noqa: F403\n" for e in earlier)
             modules[m] = imports + "\n\n".join(parts[m]) + "\n"
     return modules, notes
 

@@ -100,11 +100,14 @@ isolated process. The test cells above are for you: passing them is a good
 sign, not a grade. Each check below gives a one-line reason when it fails."""
 
 
-def build_notebook(week, lesson: str, modules: dict[str, str], tests: dict[str, str]) -> nbformat.NotebookNode:
+def build_notebook(
+    week, lesson: str, modules: dict[str, str], tests: dict[str, str], provided: set[str] = frozenset()
+) -> nbformat.NotebookNode:
     """The nbgrader source notebook for `week`.
 
     `modules` and `tests` map module names (in teaching order) to the text of
-    the source module and of its visible test file.
+    the source module and of its visible test file; the modules named in
+    `provided` are finished code from an earlier week, shown read-only.
     """
     local = set(modules)
     cells = []
@@ -119,8 +122,9 @@ def build_notebook(week, lesson: str, modules: dict[str, str], tests: dict[str, 
         for chunk in split_module(text, local):
             gid = f"{module}-{chunk.name or chunk.kind}".replace("_", "-")
             if chunk.kind == "docstring":
+                title = f"`{module}.py`" + (" (provided, finished)" if module in provided else "")
                 add(
-                    new_markdown_cell(f"## `{module}.py`\n\n{chunk.source.strip()}"),
+                    new_markdown_cell(f"## {title}\n\n{chunk.source.strip()}"),
                     gid,
                     locked=True,
                 )

@@ -47,6 +47,26 @@ def expect_pair(outputs, what: str) -> tuple:
     return tuple(outputs)
 
 
+def expect_state_dict(x, expected: dict, what: str) -> dict:
+    """x must be a module returned by the submission ({"module", "state_dict"}) or a state
+    dict, with exactly the parameter and buffer names, shapes and dtypes of `expected`."""
+    if isinstance(x, dict) and "state_dict" in x and "module" in x:
+        x = x["state_dict"]
+    if isinstance(x, Unsendable):
+        fail(f"{what} should be a torch.nn.Module, got {x.what}")
+    if not isinstance(x, dict):
+        fail(f"{what} should be a torch.nn.Module, got {type(x).__name__}")
+    missing, extra = sorted(set(expected) - set(x)), sorted(set(x) - set(expected))
+    if missing or extra:
+        parts = ([f"missing {', '.join(missing[:3])}"] if missing else []) + (
+            [f"unexpected {', '.join(extra[:3])}"] if extra else []
+        )
+        fail(f"{what} does not have the parameters the spec names: {'; '.join(parts)}")
+    for name, tensor in expected.items():
+        expect_tensor(x[name], f"{what}: {name}", shape=tensor.shape, dtype=tensor.dtype)
+    return x
+
+
 def expect_close(actual: torch.Tensor, expected: torch.Tensor, what: str, *, atol: float, rtol: float, case: str = ""):
     """|actual - expected| <= atol + rtol * |expected| elementwise, compared in float64."""
     expect_tensor(actual, what, shape=expected.shape, finite=False)

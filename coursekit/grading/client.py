@@ -62,6 +62,7 @@ class Submission:
         total_timeout: float = 900,
         device: str = "cpu",
         hide: tuple = (),
+        provided: dict | None = None,
     ):
         self.directory = Path(directory)
         self.scratch = Path(tempfile.mkdtemp(prefix="course-submission-"))
@@ -76,6 +77,9 @@ class Submission:
                 self.present.add(name)
                 # Read now: the submission's process may replace its copy (a FIFO, a link).
                 self._sources[name] = (self.scratch / name).read_text(errors="replace")
+        # Finished modules the week builds on come from the course, whatever the submission holds.
+        for name, path in (provided or {}).items():
+            shutil.copyfile(path, self.scratch / name)
         # How the process is isolated (device: CUDA needs /dev/nvidia* and no address-space
         # limit; hide: folders to hide besides the course root, the exchange, /tmp, the home).
         self.sandbox = sandbox.Sandbox(self.scratch, device, hide)

@@ -53,7 +53,11 @@ class GraderPlugin:
         sandbox.MEMORY_LIMIT = int(self.course.submission_memory_gib * 1024**3) or None
         sandbox.TASK_LIMIT = self.course.submission_tasks or None
         self.submission = Submission(
-            self.submission_dir, self.week.files, total_timeout=self.course.submission_timeout, device=self.device
+            self.submission_dir,
+            self.week.files,
+            total_timeout=self.course.submission_timeout,
+            device=self.device,
+            provided={f"{m}.py": self.course.path("solutions", self.week.name, f"{m}.py") for m in self.week.provided},
         )
         self._started: dict[str, float] = {}
 
@@ -168,9 +172,9 @@ def load_reference(course: Course, week: Week) -> types.SimpleNamespace:
     """The reference solution's modules, loaded under private names in the grader's process."""
     folder = course.path("solutions", week.name)
     modules = {}
-    saved = {m: sys.modules.get(m) for m in week.modules}
+    saved = {m: sys.modules.get(m) for m in week.all_modules}
     try:
-        for module in week.modules:
+        for module in week.all_modules:
             spec = importlib.util.spec_from_file_location(f"_reference_{week.name}_{module}", folder / f"{module}.py")
             mod = importlib.util.module_from_spec(spec)
             sys.modules[module] = mod  # siblings import each other by their plain names

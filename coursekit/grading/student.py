@@ -53,6 +53,9 @@ class Student:
         self._refuse_builtins(target, answer.get("forbidden", []))
         if _has_tensor(request.get("args")) or _has_tensor(request.get("kwargs")):
             self._same_device(answer.get("devices", []), during)
+        for step, step_answer in zip(request.get("steps", []), answer.get("steps", [])):
+            if _has_tensor(step.get("args")) or _has_tensor(step.get("kwargs")):
+                self._same_device(step_answer.get("devices", []), during)
         return answer
 
     def _same_device(self, devices: list, during: str) -> None:
@@ -62,9 +65,26 @@ class Student:
             fail(f"{during} returned a tensor on {wrong[0]} for inputs on {wanted}")
 
     # --- calls ---
-    def call(self, target: str, *args, grad_wrt=(), upstream=None, return_inputs=False, seed=0, **kwargs) -> dict:
+    @staticmethod
+    def obj(target: str, *args, state_dict=None, dtype=None, mode=None, **kwargs) -> dict:
+        """An object to build in the submission's process and pass as an argument:
+        a class of the submission ("module.Class") or of coursekit.grading."""
+        return {
+            "@object": target,  # not an identifier, so never a keyword argument's name
+            "args": list(args),
+            "kwargs": kwargs,
+            "state_dict": state_dict,
+            "dtype": str(dtype).replace("torch.", "") if dtype else None,
+            "mode": mode,
+        }
+
+    def call(
+        self, target: str, *args, grad_wrt=(), upstream=None, return_inputs=False, seed=0, watch=True, **kwargs
+    ) -> dict:
         """Call function `target` ("module.function"); the answer has "outputs",
-        and "grads" (by input path, e.g. "args.0") when `upstream` is given."""
+        and "grads" (by input path, e.g. "args.0") when `upstream` is given.
+        watch=False skips the per-op watch for built-ins (for long training runs;
+        the scan of the source still applies)."""
         request = {
             "op": "run",
             "target": target,
@@ -74,6 +94,7 @@ class Student:
             "upstream": upstream,
             "return_inputs": return_inputs,
             "seed": seed,
+            "watch": watch,
         }
         return self._request(target, request, f"{target.split('.')[-1]}()")
 
@@ -93,9 +114,16 @@ class Student:
         describe=False,
         call=True,
         seed=0,
+        steps=None,
+        watch=True,
         **kwargs,
     ) -> dict:
-        """Build `target` ("module.Class") with init_args, load `state_dict`, and call it on args."""
+        """Build `target` ("module.Class") with init_args, load `state_dict`, and call it on args.
+
+        With `steps` (a list of dicts with the keys args, kwargs, method, mode,
+        grad_wrt, upstream, param_grads, return_state, return_inputs, no_call),
+        run each in order on the same object instead; answer["steps"] holds one
+        answer per step."""
         request = {
             "op": "run",
             "target": target,
@@ -115,7 +143,11 @@ class Student:
             "describe": describe,
             "no_call": not call,
             "seed": seed,
+            "watch": watch,
         }
+        if steps is not None:
+            request = {k: v for k, v in request.items() if k in ("op", "target", "init", "describe", "seed", "watch")}
+            request["steps"] = [dict(step) for step in steps]
         return self._request(target, request, f"{target.split('.')[-1]}")
 
     def train(self, attention_target: str, config: dict) -> dict:

@@ -10,7 +10,7 @@ break: the grader trusts nothing that comes back but plain data, and judges
 that data itself. Requests:
 
     {"op": "ping"}
-    {"op": "run", "target": "module.name", ...}    call a function or a module
+    {"op": "run", "target": "module.name", ...}    call a function or a module (see op_run)
     {"op": "train", "attention": "module.Class", "config": {...}}
 
 A run answers with the outputs, the gradients asked for, and the names of
@@ -93,12 +93,20 @@ class Watch:
 
 
 def resolve(target: str):
-    module_name, _, attr = target.partition(".")
-    module = importlib.import_module(module_name)
-    obj = module
-    for part in attr.split("."):
-        obj = getattr(obj, part)
-    return obj
+    """The object named "module.attr[.attr...]"; the module may be a dotted package path."""
+    parts = target.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        name = ".".join(parts[:cut])
+        try:
+            obj = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name or cut == 1:
+                raise
+            continue
+        for attr in parts[cut:]:
+            obj = getattr(obj, attr)
+        return obj
+    raise ModuleNotFoundError(f"No module named {parts[0]!r}")
 
 
 def _tensors(x):
@@ -107,34 +115,77 @@ def _tensors(x):
         return [x]
     if isinstance(x, (list, tuple)):
         return [t for v in x for t in _tensors(v)]
+    if isinstance(x, dict):
+        return [t for v in x.values() for t in _tensors(v)]
     return []
 
 
-def plain(x):
-    """Output as plain data; anything that is not becomes a description of it."""
+def plain(x, depth: int = 0):
+    """Output as plain data; anything that is not becomes a description of it.
+
+    A torch module comes back as {"module": its class name, "state_dict": ...}:
+    the grader judges trained weights in its own copy of the reference model.
+    """
+    if depth > 20:
+        return wire.Unsendable("nesting deeper than 20 levels")
     if isinstance(x, torch.Tensor):
         if x.device.type == "meta" or x.is_complex() or x.layout != torch.strided:
             return wire.Unsendable(f"{x.device.type} {x.dtype} tensor")
         return x.detach()
+    if isinstance(x, torch.nn.Module):
+        state = {k: plain(v, depth + 1) for k, v in x.state_dict().items()}
+        return {"module": type(x).__name__, "state_dict": state}
     if isinstance(x, (list, tuple)):
-        return type(x)(plain(v) for v in x) if type(x) in (list, tuple) else tuple(plain(v) for v in x)
+        items = [plain(v, depth + 1) for v in x]
+        return items if type(x) is list else tuple(items)
+    if isinstance(x, dict) and all(type(k) is str for k in x):
+        return {k: plain(v, depth + 1) for k, v in x.items()}
     if x is None or type(x) in (bool, int, float, str):
         return x
     return wire.Unsendable(type(x).__name__)
 
 
-def _place(x, device, requires_grad_paths, path=""):
+OBJECT_KEY = "@object"  # a request value {"@object": target, ...} is built here: see build_object
+
+
+def build_object(spec: dict, device, built: list):
+    """An object the grader passes as an argument: a class of the submission
+    ("module.Class") or of coursekit.grading, built from init args, moved to
+    `device` (and `dtype`), loaded with `state_dict`, put in train or eval `mode`."""
+    target = spec[OBJECT_KEY]
+    if not isinstance(target, str) or (target.startswith("coursekit.") and not target.startswith("coursekit.grading.")):
+        raise TypeError(f"cannot build {target!r}")
+    args = _place(spec.get("args", []), device, (), built=built)
+    kwargs = _place(spec.get("kwargs", {}), device, (), built=built)
+    obj = resolve(target)(*args, **kwargs)
+    if isinstance(obj, torch.nn.Module):
+        if spec.get("dtype"):
+            obj = obj.to(getattr(torch, spec["dtype"]))
+        obj = obj.to(device)
+        if spec.get("state_dict") is not None:
+            obj.load_state_dict(spec["state_dict"])
+        if spec.get("mode") in ("train", "eval"):
+            obj.train(spec["mode"] == "train")
+    built.append(obj)
+    return obj
+
+
+def _place(x, device, requires_grad_paths, path="", built=None):
+    """Request values as the call's inputs: tensors on `device`, objects built."""
+    built = [] if built is None else built
+    if isinstance(x, dict) and OBJECT_KEY in x:
+        return build_object(x, device, built)
     if isinstance(x, torch.Tensor):
         x = x.to(device)
         if path in requires_grad_paths:
             x.requires_grad_(True)
         return x
     if isinstance(x, list):
-        return [_place(v, device, requires_grad_paths, f"{path}.{i}") for i, v in enumerate(x)]
+        return [_place(v, device, requires_grad_paths, f"{path}.{i}", built) for i, v in enumerate(x)]
     if isinstance(x, tuple):
-        return tuple(_place(v, device, requires_grad_paths, f"{path}.{i}") for i, v in enumerate(x))
+        return tuple(_place(v, device, requires_grad_paths, f"{path}.{i}", built) for i, v in enumerate(x))
     if isinstance(x, dict):
-        return {k: _place(v, device, requires_grad_paths, f"{path}.{k}") for k, v in x.items()}
+        return {k: _place(v, device, requires_grad_paths, f"{path}.{k}", built) for k, v in x.items()}
     return x
 
 
@@ -149,32 +200,53 @@ def _leaves(x, path=""):
             yield from _leaves(v, f"{path}.{k}")
 
 
+class NoWatch:
+    """Stands in for Watch when a request asks not to watch (long training runs)."""
+
+    seen: list[str] = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+    def scan(self, obj):
+        pass
+
+
+STEP_KEYS = ("args", "kwargs", "method", "mode", "grad_wrt", "upstream", "param_grads", "return_state",
+             "return_inputs", "no_call")  # fmt: skip
+
+
 def op_run(req: dict) -> dict:
-    """Call a function, or build a module and call a method of it.
+    """Call a function, or build a module and call it (or run several steps on it).
 
     Request fields: target; init = {"args", "kwargs", "state_dict", "dtype"}
-    for a class; method (default: call the module itself); args, kwargs;
-    grad_wrt: paths of input tensors to differentiate ("args.0" = first
-    positional argument, "kw.name" = a keyword argument); upstream: one gradient per
-    output tensor (the backward pass computes sum(out_i * upstream_i));
-    param_grads, return_state, return_inputs, describe: booleans; device;
-    forbid: what to watch for.
+    for a class; describe: describe the built module; device; seed; forbid:
+    what to watch for (watch: False skips the per-op watch); then either the
+    fields of one step, or steps: a list of them, run in order on the same
+    object. A step: method (default: call the object itself); mode ("train"
+    or "eval", set before the call); args, kwargs (values may be objects to
+    build, see build_object); grad_wrt: paths of input tensors to
+    differentiate ("args.0" = first positional argument, "kw.name" = a
+    keyword argument); upstream: one gradient per output tensor (backward of
+    sum(out_i * upstream_i)); param_grads, return_state, return_inputs,
+    no_call: booleans. With steps, the answer's "steps" holds one answer each.
     """
     device = req.get("device", "cpu")
-    seed = req.get("seed", 0)
-    torch.manual_seed(seed)
-    grad_wrt = set(req.get("grad_wrt", []))
-    inputs = {"args": list(req.get("args", [])), "kw": dict(req.get("kwargs", {}))}
-    inputs = _place(inputs, device, {"." + p for p in grad_wrt})
-    snapshot = {p: t.detach().clone() for p, t in _leaves(inputs)} if req.get("return_inputs") else None
-    watch = Watch(req.get("forbid", {}))
+    torch.manual_seed(req.get("seed", 0))
+    watch = Watch(req.get("forbid", {})) if req.get("watch", True) else NoWatch()
     answer: dict = {}
     target = resolve(req["target"])
     with watch:
         if "init" in req:
             init = req["init"]
-            obj = target(*init.get("args", []), **init.get("kwargs", {}))
-            watch.scan(obj)
+            built: list = []
+            obj = target(*_place(init.get("args", []), device, (), built=built),
+                         **_place(init.get("kwargs", {}), device, (), built=built))  # fmt: skip
+            for b in (obj, *built):
+                watch.scan(b)
             if init.get("dtype"):
                 obj = obj.to(getattr(torch, init["dtype"]))
             obj = obj.to(device)
@@ -182,35 +254,54 @@ def op_run(req: dict) -> dict:
                 obj.load_state_dict(init["state_dict"])
             if req.get("describe"):
                 answer["describe"] = describe(obj)
-            fn = getattr(obj, req["method"]) if req.get("method") else obj
         else:
-            obj, fn = None, target
-        if req.get("no_call"):
-            outputs = None
+            obj = None
+        if "steps" in req:
+            answer["steps"] = [run_step(obj, target, step, device, watch) for step in req["steps"]]
         else:
-            outputs = fn(*inputs["args"], **inputs["kw"])
-        watch.scan(outputs)
-        if req.get("upstream") is not None:
-            outs = _tensors(outputs)
-            upstream = [u.to(device) for u in req["upstream"]]
-            if len(outs) != len(upstream):
-                raise TypeError(f"expected {len(upstream)} output tensors, got {len(outs)}")
-            total = sum((o * u).sum() for o, u in zip(outs, upstream) if o.requires_grad)
-            if isinstance(total, torch.Tensor):
-                total.backward()
+            answer.update(run_step(obj, target, {k: req[k] for k in STEP_KEYS if k in req}, device, watch))
+    answer["forbidden"] = watch.seen
+    return answer
+
+
+def run_step(obj, target, step: dict, device, watch) -> dict:
+    grad_wrt = set(step.get("grad_wrt", []))
+    built: list = []
+    inputs = {"args": list(step.get("args", [])), "kw": dict(step.get("kwargs", {}))}
+    inputs = _place(inputs, device, {"." + p for p in grad_wrt}, built=built)
+    for b in built:
+        watch.scan(b)
+    snapshot = {p: t.detach().clone() for p, t in _leaves(inputs)} if step.get("return_inputs") else None
+    if obj is not None and step.get("mode") in ("train", "eval"):
+        obj.train(step["mode"] == "train")
+    if obj is None:
+        fn = target
+    else:
+        fn = getattr(obj, step["method"]) if step.get("method") else obj
+    outputs = None if step.get("no_call") else fn(*inputs["args"], **inputs["kw"])
+    watch.scan(outputs)
+    answer: dict = {}
+    if step.get("upstream") is not None:
+        outs = _tensors(outputs)
+        upstream = [u.to(device) for u in step["upstream"]]
+        if len(outs) != len(upstream):
+            raise TypeError(f"expected {len(upstream)} output tensors, got {len(outs)}")
+        total = sum((o * u).sum() for o, u in zip(outs, upstream) if o.requires_grad)
+        if isinstance(total, torch.Tensor):
+            total.backward()
     answer["outputs"] = plain(outputs)
     answer["devices"] = [str(t.device) for t in _tensors(outputs)]
-    if req.get("upstream") is not None:
+    if step.get("upstream") is not None:
         answer["grads"] = {p[1:]: t.grad for p, t in _leaves(inputs) if p[1:] in grad_wrt}
-        if req.get("param_grads") and obj is not None:
+        if step.get("param_grads") and isinstance(obj, torch.nn.Module):
             answer["param_grads"] = {n: p.grad for n, p in obj.named_parameters()}
-    if req.get("return_state") and obj is not None:
-        answer["state_dict"] = {k: v.detach() for k, v in obj.state_dict().items()}
+            obj.zero_grad(set_to_none=True)
+    if step.get("return_state") and isinstance(obj, torch.nn.Module):
+        answer["state_dict"] = {k: v.detach().clone() for k, v in obj.state_dict().items()}
     if snapshot is not None:
         answer["inputs_changed"] = sorted(
             p[1:] for p, t in _leaves(inputs) if p in snapshot and not torch.equal(t.detach(), snapshot[p])
         )
-    answer["forbidden"] = watch.seen
     return answer
 
 
