@@ -129,7 +129,9 @@ def _load(root: Path) -> Course:
     for week in weeks.values():
         for module, source_week in week.provided.items():
             if source_week not in weeks or module not in weeks[source_week].all_modules:
-                raise CourseError(f"{CONFIG_NAME}: {week.name} is provided {module!r} from {source_week!r}, which has no such module")
+                raise CourseError(
+                    f"{CONFIG_NAME}: {week.name} is provided {module!r} from {source_week!r}, which has no such module"
+                )
             if module in week.modules:
                 raise CourseError(f"{CONFIG_NAME}: {week.name} lists {module!r} both as provided and as an exercise")
     return Course(

@@ -83,7 +83,9 @@ def expect_close(actual: torch.Tensor, expected: torch.Tensor, what: str, *, ato
     allowed = (atol + rtol * e.abs())[finite]
     if error.numel() and (error > allowed).any():
         worst = error.max().item()
-        fail(f"{what} differs from the expected values by up to {worst:.2e} (tolerance {atol:g} + {rtol:g}·|expected|){_in(case)}")
+        fail(
+            f"{what} differs from the expected values by up to {worst:.2e} (tolerance {atol:g} + {rtol:g}·|expected|){_in(case)}"
+        )
 
 
 def _in(case: str) -> str:

@@ -37,7 +37,9 @@ class Student:
         """Fail the check if the target's file names a forbidden built-in, or its run reached one."""
         filename = target.split(".")[0] + ".py"
         if filename not in self._static:
-            self._static[filename] = forbidden_names(self.submission.source(filename), set(self.forbid.get("names", [])))
+            self._static[filename] = forbidden_names(
+                self.submission.source(filename), set(self.forbid.get("names", []))
+            )
         used = sorted(set(self._static[filename]) | set(seen))
         if used:
             fail(

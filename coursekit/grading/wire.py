@@ -146,7 +146,9 @@ def decode(frame: bytes):
             count = int(np.prod(shape, dtype=np.int64)) if shape else 1
             if count * itemsize != end - start:
                 raise WireError("tensor size does not match its shape")
-            array = np.frombuffer(frame, dtype=torch.empty((), dtype=wire_dtype).numpy().dtype, count=count, offset=start)
+            array = np.frombuffer(
+                frame, dtype=torch.empty((), dtype=wire_dtype).numpy().dtype, count=count, offset=start
+            )
             t = torch.from_numpy(array.copy()).reshape(shape)
             return t.view(torch.bfloat16) if dtype == torch.bfloat16 else t
         raise WireError("unexpected value in frame")

@@ -203,7 +203,7 @@ def _leaves(x, path=""):
 class NoWatch:
     """Stands in for Watch when a request asks not to watch (long training runs)."""
 
-    seen: list[str] = []
+    seen: tuple[str, ...] = ()
 
     def __enter__(self):
         return self
