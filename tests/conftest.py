@@ -14,6 +14,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
+def _week_names() -> list[str]:
+    from coursekit.config import load_course
+
+    return list(load_course(ROOT).weeks)
+
+
+WEEKS = _week_names()  # every week of course_config.py, for tests parametrized over weeks
+
+
 @pytest.fixture(scope="session")
 def course():
     from coursekit.config import load_course
@@ -21,7 +30,9 @@ def course():
     return load_course(ROOT)
 
 
-def make_submission(folder: Path, week: str = "week1", base: str = "solutions", overlay: dict | Path | None = None, drop=()):
+def make_submission(
+    folder: Path, week: str = "week1", base: str = "solutions", overlay: dict | Path | None = None, drop=()
+):
     """A submission folder: the `base` version of the week's modules, with files replaced by `overlay`."""
     from coursekit.config import load_course
 
@@ -85,7 +96,13 @@ def released_template(tmp_path_factory):
     """A private course with week1 released by nbgrader (gradebook and exchange), made once."""
     folder = tmp_path_factory.mktemp("released") / "course"
     env = make_course(folder)
-    subprocess.run([sys.executable, "-m", "coursekit.cli", "release", "week1"], cwd=folder, env=env, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "coursekit.cli", "release", "week1"],
+        cwd=folder,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     return folder
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from coursekit import build
 from coursekit.markers import MarkerError, find_regions, make_stub, solution_text, strip_markers
-from conftest import ROOT
+from conftest import ROOT, WEEKS
 
 SAMPLE = '''import torch
 
@@ -57,7 +57,9 @@ def test_unbalanced_markers_are_an_error(text):
 
 
 def test_generated_files_are_up_to_date():
-    proc = subprocess.run([sys.executable, "-m", "coursekit.cli", "build", "--check"], cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "coursekit.cli", "build", "--check"], cwd=ROOT, capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -87,6 +89,7 @@ def test_check_names_stale_missing_and_unexpected_files(tmp_path, course):
 
 
 def solution_lines(course, week):
+    """The week's own solution lines (provided modules are finished code, shown on purpose)."""
     lines = set()
     for module in week.modules:
         text = (course.path("source", week.name, f"{module}.py")).read_text()
@@ -94,11 +97,12 @@ def solution_lines(course, week):
     return lines
 
 
-def test_no_solution_text_reaches_students(course):
-    week = course.week("week1")
+@pytest.mark.parametrize("week_name", WEEKS)
+def test_no_solution_text_reaches_students(course, week_name):
+    week = course.week(week_name)
     secret = solution_lines(course, week)
     assert len(secret) > 10
-    student_files = [p for d in ("exercises", "release") for p in (ROOT / d / "week1").glob("*") if p.is_file()]
+    student_files = [p for d in ("exercises", "release") for p in (ROOT / d / week_name).glob("*") if p.is_file()]
     assert any(p.suffix == ".ipynb" for p in student_files)
     for path in student_files:
         text = path.read_text()
@@ -126,9 +130,41 @@ def test_source_notebook_marks_cells_for_nbgrader(course):
     assert len({c.id for c in nb.cells}) == len(nb.cells)
 
 
-def test_release_notebook_comes_from_nbgrader(course):
-    release = nbformat.read(ROOT / "release" / "week1" / "week1.ipynb", as_version=4)
+@pytest.mark.parametrize("week_name", WEEKS)
+def test_release_notebook_comes_from_nbgrader(course, week_name):
+    release = nbformat.read(ROOT / "release" / week_name / f"{week_name}.ipynb", as_version=4)
     stubs = [c for c in release.cells if c.metadata["nbgrader"].get("solution")]
     assert stubs and all("raise NotImplementedError" in c.source for c in stubs)
     # nbgrader's generate_assignment records a checksum for every graded or solution cell.
-    assert all("checksum" in c.metadata["nbgrader"] for c in release.cells if c.metadata["nbgrader"]["grade"] or c.metadata["nbgrader"]["solution"])
+    assert all(
+        "checksum" in c.metadata["nbgrader"]
+        for c in release.cells
+        if c.metadata["nbgrader"]["grade"] or c.metadata["nbgrader"]["solution"]
+    )
+
+
+def test_provided_modules_are_the_earlier_weeks_reference(course):
+    """A week built on earlier ones gets their finished modules, read-only in its notebook."""
+    weeks = [w for w in course.weeks.values() if w.provided]
+    assert weeks
+    for week in weeks:
+        nb = nbformat.read(ROOT / "source" / week.name / f"{week.name}.ipynb", as_version=4)
+        for module, origin in week.provided.items():
+            reference = (ROOT / "solutions" / origin / f"{module}.py").read_text().split("\n", 1)[1]
+            for folder in ("exercises", "solutions"):
+                text = (ROOT / folder / week.name / f"{module}.py").read_text()
+                assert text.startswith("# Provided, finished") and text.endswith(reference)
+            cells = [c for c in nb.cells if c.id.startswith(module.replace("_", "-") + "-")]
+            assert cells and all(c.metadata["nbgrader"]["locked"] for c in cells)
+            assert not any(c.metadata["nbgrader"]["solution"] for c in cells)
+
+
+def test_a_provided_module_must_exist(tmp_path):
+    from coursekit.config import CourseError, load_course
+
+    text = (ROOT / "course_config.py").read_text()
+    (tmp_path / "course_config.py").write_text(
+        text.replace('"provided": {"attention": "week1"', '"provided": {"attention": "week2"', 1)
+    )
+    with pytest.raises(CourseError, match="no such module"):
+        load_course(tmp_path)
