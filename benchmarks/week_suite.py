@@ -1,6 +1,6 @@
-"""How long the Week 1 hidden suite takes on one submission.
+"""How long a week's hidden suite takes on one submission.
 
-    python benchmarks/week1_suite.py [--submission DIR] [--repeat N] [--device cpu|cuda]
+    python benchmarks/week_suite.py [WEEK ...] [--submission DIR] [--repeat N] [--device cpu|cuda]
 
 Grades the submission (default: the reference solution) N times with the real
 grader and prints the median wall time of the whole run and of each check,
@@ -20,13 +20,22 @@ from coursekit.grading.runner import grade
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--submission", default=None)
+    p.add_argument("weeks", nargs="*", help="weeks to time (default: every week)")
+    p.add_argument("--submission", default=None, help="(with one week) the folder to grade")
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = p.parse_args()
     course = load_course()
-    week = course.week("week1")
-    submission = args.submission or str(course.path("solutions", "week1"))
+    weeks = args.weeks or list(course.weeks)
+    if args.submission and len(weeks) != 1:
+        p.error("--submission goes with one week")
+    print(f"device: {args.device}, torch threads in the grader: {torch.get_num_threads()}, runs: {args.repeat}")
+    for name in weeks:
+        time_week(course, course.week(name), args)
+
+
+def time_week(course, week, args):
+    submission = args.submission or str(course.path("solutions", week.name))
     walls, per_check = [], {}
     for _ in range(args.repeat):
         start = time.perf_counter()
@@ -36,7 +45,7 @@ def main():
         for t in report.tests:
             per_check.setdefault(t.name, []).append(t.seconds)
     checks_total = sum(statistics.median(v) for v in per_check.values())
-    print(f"device: {args.device}, torch threads in the grader: {torch.get_num_threads()}, runs: {args.repeat}")
+    print(f"\n{week.name} ({week.title}): {submission}")
     print(f"{'check':28s} {'median s':>9s}")
     for name, times in per_check.items():
         print(f"{name:28s} {statistics.median(times):9.2f}")
