@@ -6,10 +6,10 @@ import sys
 
 import nbformat
 import pytest
+from conftest import ROOT, WEEKS
 
 from coursekit import build
 from coursekit.markers import MarkerError, find_regions, make_stub, solution_text, strip_markers
-from conftest import ROOT, WEEKS
 
 SAMPLE = '''import torch
 

@@ -4,9 +4,8 @@ import shutil
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
-
 from conftest import ROOT, WEEKS
+from nbclient import NotebookClient
 from test_visible_tests import visible_tests
 
 pytestmark = pytest.mark.slow

@@ -14,10 +14,8 @@ test then asserts on its own submission's report.
   nothing for what they broke, with a one-line reason, and keep the rest.
 """
 
-import tomllib
-
 import pytest
-
+import tomllib
 from conftest import ROOT, grade_many, make_submission, scores
 
 CASES_DIR = ROOT / "tests" / "submissions" / "week1"
