@@ -20,11 +20,10 @@ this with gradient_norms.
 """
 
 import torch
-from torch import nn
-from torch.nn import functional as F
-
 from batch_norm import BatchNorm1d
 from layer_norm import LayerNorm
+from torch import nn
+from torch.nn import functional as F
 
 
 class ResidualBlock(nn.Module):

@@ -1,7 +1,6 @@
 """Visible tests for batch_norm.py: run `pytest test_batch_norm.py`."""
 
 import torch
-
 from batch_norm import BatchNorm1d
 
 

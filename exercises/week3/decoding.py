@@ -27,7 +27,6 @@ returns the hypothesis with the highest normalised score.
 """
 
 import torch
-
 from data import BOS, EOS, PAD, padding_mask
 
 

@@ -1,7 +1,6 @@
 """Visible tests for data.py: run `pytest test_data.py`."""
 
 import torch
-
 from data import BOS, EOS, PAD, make_batch, padding_mask, vocab_size
 
 

@@ -3,10 +3,9 @@
 import math
 
 import torch
-from torch import nn
-
 from data import BOS, EOS, PAD
 from decoding import beam_search, greedy_decode
+from torch import nn
 
 
 class Bigram(nn.Module):

@@ -6,7 +6,6 @@ import tempfile
 
 import torch
 from torch.nn import functional as F
-
 from training import label_smoothed_cross_entropy, plot_training_curves, rate, train_model
 
 

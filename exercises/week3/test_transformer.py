@@ -1,7 +1,6 @@
 """Visible tests for transformer.py: run `pytest test_transformer.py`."""
 
 import torch
-
 from attention import causal_mask
 from transformer import DecoderLayer, EncoderLayer, FeedForward, Transformer
 

@@ -23,7 +23,6 @@ nothing, to the sum or to the count).
 """
 
 import torch
-
 from data import PAD, make_batch, padding_mask, vocab_size
 from transformer import Transformer
 

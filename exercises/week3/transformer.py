@@ -22,11 +22,10 @@ Masks are boolean, True where attending is allowed, broadcastable to
 import math
 
 import torch
-from torch import nn
-
+from attention import causal_mask
 from multi_head_attention import MultiHeadAttention
 from positional_encoding import sinusoidal_positional_encoding
-from attention import causal_mask
+from torch import nn
 
 
 class FeedForward(nn.Module):

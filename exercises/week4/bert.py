@@ -32,10 +32,9 @@ MultiHeadAttention has no dropout).
 from dataclasses import dataclass
 
 import torch
+from multi_head_attention import MultiHeadAttention
 from torch import nn
 from torch.nn import functional as F
-
-from multi_head_attention import MultiHeadAttention
 
 
 @dataclass

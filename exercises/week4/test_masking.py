@@ -1,7 +1,6 @@
 """Visible tests for masking.py: run `pytest test_masking.py`."""
 
 import torch
-
 from masking import mask_tokens
 
 PAD, CLS, SEP, MASK = 0, 1, 2, 3

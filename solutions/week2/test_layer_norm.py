@@ -1,9 +1,8 @@
 """Visible tests for layer_norm.py: run `pytest test_layer_norm.py`."""
 
 import torch
-from torch.nn import functional as F
-
 from layer_norm import LayerNorm, layer_norm
+from torch.nn import functional as F
 
 
 def test_layer_norm_small_case_by_hand():

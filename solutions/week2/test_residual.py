@@ -4,7 +4,6 @@ import os
 import tempfile
 
 import torch
-
 from residual import DeepMLP, ResidualBlock, gradient_norms, plot_gradient_flow, plot_norm_statistics
 
 

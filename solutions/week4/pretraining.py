@@ -24,10 +24,9 @@ classification task: does the example contain word 0 (tokens 4, 5, 6)?
 """
 
 import torch
-from torch.nn import functional as F
-
 from bert import BertConfig, BertForMaskedLM, BertForSequenceClassification
 from masking import mask_tokens
+from torch.nn import functional as F
 
 # --- the synthetic language (finished) ---
 

@@ -1,7 +1,6 @@
 """Visible tests for bert.py: run `pytest test_bert.py`."""
 
 import torch
-
 from bert import BertConfig, BertEmbeddings, BertForMaskedLM, BertForSequenceClassification, BertLayer, BertModel
 
 CONFIG = BertConfig(vocab_size=20, hidden_size=16, num_layers=2, num_heads=4, intermediate_size=32, max_position=10, num_labels=3)

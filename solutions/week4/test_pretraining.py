@@ -1,12 +1,17 @@
 """Visible tests for pretraining.py: run `pytest test_pretraining.py` (the last one trains for a few seconds)."""
 
 import torch
-from torch.nn import functional as F
-
 from pretraining import (
-    classification_accuracy, finetune_classifier, language_config, masked_accuracy, mlm_loss, pretrain_mlm,
-    sample_classification, sample_corpus,
+    classification_accuracy,
+    finetune_classifier,
+    language_config,
+    masked_accuracy,
+    mlm_loss,
+    pretrain_mlm,
+    sample_classification,
+    sample_corpus,
 )  # fmt: skip
+from torch.nn import functional as F
 
 
 def test_mlm_loss_ignores_unlabelled_positions():
