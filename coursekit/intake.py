@@ -102,6 +102,13 @@ def _grade_id(cell: dict) -> str:
     return gid if isinstance(gid, str) else ""
 
 
+def _names_only(target: ast.expr) -> bool:
+    """`X = ...` or `A, B = ...`: names, never attributes or items of other objects."""
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return all(_names_only(e) for e in target.elts)
+    return isinstance(target, ast.Name)
+
+
 def _keep(node: ast.stmt) -> bool:
     if isinstance(
         node,
@@ -116,7 +123,7 @@ def _keep(node: ast.stmt) -> bool:
         return True
     if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-        if not all(isinstance(t, ast.Name) for t in targets):
+        if not all(_names_only(t) for t in targets):
             return False
         calls = [n for n in ast.walk(node.value) if isinstance(n, ast.Call)]
         return all(isinstance(c.func, ast.Name) and c.func.id in LITERAL_CALLS for c in calls)

@@ -6,7 +6,7 @@ import sys
 
 import nbformat
 import pytest
-from conftest import ROOT
+from conftest import ROOT, WEEKS
 from nbformat.v4 import new_code_cell
 
 from coursekit.intake import IntakeError, definitions, intake
@@ -65,12 +65,14 @@ def test_py_files_win_over_the_notebook(week, tmp_path):
 
 def test_experiments_and_patches_in_cells_are_not_graded_code():
     code = (
-        "%matplotlib inline\nimport torch\nSCALE = float('inf')\nN = 4\n"
+        "%matplotlib inline\nimport torch\nSCALE = float('inf')\nN = 4\nPAD, (BOS, EOS) = 0, (1, 2)\n"
         "def f(x):\n    return x\n"
         "torch.allclose = lambda *a, **k: True\nprint(f(1))\nmodel = f(2)\nwhile True:\n    pass\n"
+        "torch.x, y = 1, 2\n"
     )
     kept = definitions(code)
     assert "import torch" in kept and "def f" in kept and "SCALE = float('inf')" in kept and "N = 4" in kept
+    assert "PAD, (BOS, EOS) = 0, (1, 2)" in kept and "torch.x" not in kept
     assert "allclose" not in kept and "print" not in kept and "model" not in kept and "while" not in kept
 
 
@@ -120,3 +122,54 @@ def test_a_syntax_error_in_a_solution_cell_reaches_the_grader(week, tmp_path):
     next(c for c in nb.cells if c.id == "attention-causal-mask").source = "def causal_mask(n:\n    pass"
     taken = intake(notebook(tmp_path, nb), week)
     assert "def causal_mask(n:" in taken.files["attention.py"]
+
+
+def test_provided_modules_are_not_taken_from_the_notebook(course, tmp_path):
+    """Week 3's notebook shows Week 1's modules read-only: the grader uses the course's copy."""
+    week3 = course.week("week3")
+    nb = nbformat.read(ROOT / "source" / "week3" / "week3.ipynb", as_version=4)
+    # A student who edits a provided cell changes nothing that is graded.
+    for cell in nb.cells:
+        if cell.get("id", "").startswith("multi-head-attention-MultiHeadAttention"):
+            cell.source = "class MultiHeadAttention:\n    pass\n"
+    folder = tmp_path / "sub"
+    folder.mkdir()
+    nbformat.write(nb, folder / "week3.ipynb")
+    taken = intake(folder, week3)
+    assert set(taken.files) == {f"{m}.py" for m in week3.modules}
+    assert taken.origin == dict.fromkeys(week3.modules, "notebook")
+    code = "".join(taken.files.values())
+    assert "class MultiHeadAttention" not in code and "def scaled_dot_product_attention" not in code
+    assert taken.files["transformer.py"].startswith(
+        "from attention import *  # noqa: F403\nfrom positional_encoding import *  # noqa: F403\n"
+        "from multi_head_attention import *  # noqa: F403\nfrom data import *  # noqa: F403\n"
+    )
+    from coursekit.intake import write
+
+    graded, out = write(taken, tmp_path / "graded"), tmp_path / "report.json"
+    only = "model_matches_reference,greedy_decode"
+    cmd = [sys.executable, "-m", "coursekit.cli", "grade", "week3", "--submission", str(graded), "--only", only]
+    subprocess.run([*cmd, "--device", "cpu", "--json", str(out)], cwd=ROOT, check=True, capture_output=True)
+    report = json.loads(out.read_text())
+    assert report["score"] == report["max_score"] == 5, report
+
+
+@pytest.mark.parametrize("week_name", WEEKS)
+def test_every_weeks_notebook_extracts_to_importable_modules(course, tmp_path, week_name):
+    """The definitions kept from each week's reference notebook import without error."""
+    import shutil
+
+    from coursekit.intake import write
+
+    week = course.week(week_name)
+    folder = tmp_path / "sub"
+    folder.mkdir()
+    shutil.copyfile(ROOT / "source" / week_name / f"{week_name}.ipynb", folder / f"{week_name}.ipynb")
+    taken = intake(folder, week)
+    assert taken.origin == dict.fromkeys(week.modules, "notebook") and not taken.notes
+    graded = write(taken, tmp_path / "graded")
+    for module in week.provided:
+        shutil.copyfile(ROOT / "solutions" / week_name / f"{module}.py", graded / f"{module}.py")
+    imports = "; ".join(f"import {m}" for m in week.modules)
+    proc = subprocess.run([sys.executable, "-c", imports], cwd=graded, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-1500:]
