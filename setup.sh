@@ -36,6 +36,9 @@ VENV_PY=.venv/bin/python
 
 echo "== generated files in step with source/?"
 .venv/bin/course build --check
-echo "== grading Week 1's reference solution with the hidden suite"
-.venv/bin/course grade week1 --submission solutions/week1 --json results-week1.json
-echo "== done: results in results-week1.json; run 'source .venv/bin/activate' to use 'course'"
+WEEKS=$(.venv/bin/python -c "from coursekit.config import load_course; print(*load_course().weeks)")
+for week in $WEEKS; do
+    echo "== grading the $week reference solution with the hidden suite"
+    .venv/bin/course grade "$week" --submission "solutions/$week" --json "results-$week.json"
+done
+echo "== done: results in results-WEEK.json; run 'source .venv/bin/activate' to use 'course'"

@@ -5,7 +5,8 @@ max_len) to a target sequence of n digits:
 
     copy:     y = x
     reverse:  y = x read backwards
-    sort:     y = the digits of x in ascending order
+    sort:     y = the digits of x in ascending order (x holds n distinct digits,
+              so sorting is ordering, not counting repeats)
 
 Token ids (fixed for the whole week):
 
@@ -42,8 +43,9 @@ def make_batch(task, batch_size, min_len, max_len, n_digits, generator=None, dev
     """A random batch of one task.
 
     Draws each example's length n uniformly from [min_len, max_len] and its
-    digits uniformly from [0, n_digits), using only `generator` for
-    randomness (so the same seeded generator gives the same batch).
+    digits uniformly from [0, n_digits) (for "sort", n distinct digits, so
+    n_digits >= max_len), using only `generator` for randomness (so the
+    same seeded generator gives the same batch).
 
     Args:
         task: "copy", "reverse" or "sort".

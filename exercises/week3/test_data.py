@@ -21,6 +21,8 @@ def test_reverse_and_sort_by_hand():
         x = src[:, :3]
         expected = x.flip(1) if task == "reverse" else x.sort(1).values
         assert torch.equal(tgt[:, 1:4], expected), f"{task}: tgt digits should be the {task} of src's"
+        if task == "sort":
+            assert all(row.unique().numel() == 3 for row in x), "a sort example's digits are distinct"
         assert (src[:, 3] == EOS).all() and (tgt[:, 4] == EOS).all()
 
 

@@ -24,7 +24,7 @@ def batch(student, task, B, min_len, max_len, n_digits, seed):
 
 
 def test_data_batches(student):
-    for task, (min_len, max_len, n_digits) in {"copy": (1, 6, 8), "reverse": (2, 5, 10), "sort": (1, 7, 5)}.items():
+    for task, (min_len, max_len, n_digits) in {"copy": (1, 6, 8), "reverse": (2, 5, 10), "sort": (1, 7, 9)}.items():
         case = f"task={task}, lengths {min_len}..{max_len}, {n_digits} digits"
         src, tgt = batch(student, task, 300, min_len, max_len, n_digits, seed=7)
         lengths = []
@@ -43,6 +43,8 @@ def test_data_batches(student):
                 fail(f"src should hold PAD after EOS [{case}]")
             if tgt[b, 0] != BOS:
                 fail(f"tgt rows should start with BOS [{case}]")
+            if task == "sort" and x.unique().numel() != n:
+                fail(f"the digits of a sort example should be distinct [{case}]")
             if not torch.equal(tgt[b, 1 : n + 1], TARGETS[task](x)):
                 fail(f"tgt's digits are not the {task} of src's digits [{case}]")
             if tgt[b, n + 1] != EOS or (tgt[b, n + 2 :] != PAD).any():

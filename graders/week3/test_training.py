@@ -82,7 +82,10 @@ def held_out(task, config, seed=31337):
     out[:, 0] = BOS
     for b in range(HELD_OUT):
         n = int(torch.randint(config["min_len"], n_max + 1, (1,), generator=g))
-        x = torch.randint(0, config["n_digits"], (n,), generator=g)
+        if task == "sort":  # distinct digits, as data.py draws them
+            x = torch.randperm(config["n_digits"], generator=g)[:n]
+        else:
+            x = torch.randint(0, config["n_digits"], (n,), generator=g)
         src[b, :n], src[b, n] = x + N_SPECIAL, EOS
         out[b, 1 : n + 1], out[b, n + 1] = TARGETS[task](x) + N_SPECIAL, EOS
     return src, out
@@ -90,7 +93,7 @@ def held_out(task, config, seed=31337):
 
 def trained_accuracy(student, ref, task):
     config = CONFIGS[task]
-    answer = student.call("training.train_model", task, watch=False, **config)
+    answer = student.call("training.train_model", task, device=student.device, watch=False, **config)
     V = config["n_digits"] + N_SPECIAL
     model = ref.transformer.Transformer(
         V, V, config["d_model"], config["n_heads"], config["n_layers"], config["d_ff"], 0.0,

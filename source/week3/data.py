@@ -5,7 +5,8 @@ max_len) to a target sequence of n digits:
 
     copy:     y = x
     reverse:  y = x read backwards
-    sort:     y = the digits of x in ascending order
+    sort:     y = the digits of x in ascending order (x holds n distinct digits,
+              so sorting is ordering, not counting repeats)
 
 Token ids (fixed for the whole week):
 
@@ -42,8 +43,9 @@ def make_batch(task, batch_size, min_len, max_len, n_digits, generator=None, dev
     """A random batch of one task.
 
     Draws each example's length n uniformly from [min_len, max_len] and its
-    digits uniformly from [0, n_digits), using only `generator` for
-    randomness (so the same seeded generator gives the same batch).
+    digits uniformly from [0, n_digits) (for "sort", n distinct digits, so
+    n_digits >= max_len), using only `generator` for randomness (so the
+    same seeded generator gives the same batch).
 
     Args:
         task: "copy", "reverse" or "sort".
@@ -59,7 +61,12 @@ def make_batch(task, batch_size, min_len, max_len, n_digits, generator=None, dev
     """
     ### BEGIN SOLUTION
     lengths = torch.randint(min_len, max_len + 1, (batch_size, 1), generator=generator)  # (B, 1)
-    digits = torch.randint(0, n_digits, (batch_size, max_len), generator=generator)  # (B, max_len)
+    if task == "sort":  # distinct digits: the first max_len of a random permutation
+        if n_digits < max_len:
+            raise ValueError(f"sort draws distinct digits: n_digits ({n_digits}) must be >= max_len ({max_len})")
+        digits = torch.rand(batch_size, n_digits, generator=generator).argsort(dim=1)[:, :max_len]  # (B, max_len)
+    else:
+        digits = torch.randint(0, n_digits, (batch_size, max_len), generator=generator)  # (B, max_len)
     pos = torch.arange(max_len).expand(batch_size, max_len)  # (B, max_len)
     real = pos < lengths  # (B, max_len), True at the n real digits
     if task == "copy":

@@ -58,7 +58,12 @@ def make_batch(task, batch_size, min_len, max_len, n_digits, generator=None, dev
         tgt: (B, max_len + 2) long, BOS y_1..y_n EOS then PAD.
     """
     lengths = torch.randint(min_len, max_len + 1, (batch_size, 1), generator=generator)  # (B, 1)
-    digits = torch.randint(0, n_digits, (batch_size, max_len), generator=generator)  # (B, max_len)
+    if task == "sort":  # distinct digits: the first max_len of a random permutation
+        if n_digits < max_len:
+            raise ValueError(f"sort draws distinct digits: n_digits ({n_digits}) must be >= max_len ({max_len})")
+        digits = torch.rand(batch_size, n_digits, generator=generator).argsort(dim=1)[:, :max_len]  # (B, max_len)
+    else:
+        digits = torch.randint(0, n_digits, (batch_size, max_len), generator=generator)  # (B, max_len)
     pos = torch.arange(max_len).expand(batch_size, max_len)  # (B, max_len)
     real = pos < lengths  # (B, max_len), True at the n real digits
     if task == "copy":
