@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -47,6 +48,16 @@ def make_submission(
         for name, text in overlay.items():
             (folder / name).write_text(text)
     return folder
+
+
+def classic_cases(week: str) -> tuple[dict, dict]:
+    """The classic bugs and the correct variants in tests/submissions/WEEK/: two dicts of
+    folder name -> the fields of its case.toml, plus "dir", the folder."""
+    cases = {}
+    for path in sorted((ROOT / "tests" / "submissions" / week).glob("*/case.toml")):
+        cases[path.parent.name] = {**tomllib.loads(path.read_text()), "dir": path.parent}
+    kinds = {kind: {n: c for n, c in cases.items() if c["kind"] == kind} for kind in ("bug", "correct")}
+    return kinds["bug"], kinds["correct"]
 
 
 def grade_many(jobs: list[dict], workdir: Path, processes: int = 2) -> list[dict]:

@@ -15,10 +15,8 @@ test then asserts on its own submission's report.
 """
 
 import pytest
-import tomllib
-from conftest import ROOT, grade_many, make_submission, scores
+from conftest import ROOT, classic_cases, grade_many, make_submission, scores
 
-CASES_DIR = ROOT / "tests" / "submissions" / "week1"
 SDPA_CHECKS = [
     "sdpa_shapes", "sdpa_matches_reference", "sdpa_matches_builtin", "sdpa_masks", "sdpa_fully_masked_rows",
     "sdpa_numerical_stability", "sdpa_gradients", "sdpa_inputs_unchanged",
@@ -31,19 +29,9 @@ QUICK = ["sdpa_shapes", "sdpa_matches_reference", "causal_mask", "pe_values", "m
 TRAIN_BUGS = {"mha_detached_qk_projections", "mha_split_heads_without_transpose"}
 
 
-def load_cases():
-    cases = {}
-    for path in sorted(CASES_DIR.glob("*/case.toml")):
-        spec = tomllib.loads(path.read_text())
-        cases[path.parent.name] = {**spec, "dir": path.parent}
-    return cases
-
-
-CASES = load_cases()
-BUGS = {name: c for name, c in CASES.items() if c["kind"] == "bug"}
+BUGS, CORRECT = classic_cases("week1")
 for _name, _case in BUGS.items():
     _case["run"] = [c for c in _case["must_fail"] if _name in TRAIN_BUGS or not c.startswith("train_")]
-CORRECT = {name: c for name, c in CASES.items() if c["kind"] == "correct"}
 
 REFERENCE_ATTENTION = (ROOT / "solutions" / "week1" / "attention.py").read_text()
 

@@ -11,25 +11,13 @@ module-scoped `graded` fixture; each test then asserts on its own report.
 """
 
 import pytest
-import tomllib
-from conftest import ROOT, grade_many, make_submission, scores
+from conftest import ROOT, classic_cases, grade_many, make_submission, scores
 
 WEEK = "week2"
-CASES_DIR = ROOT / "tests" / "submissions" / WEEK
 LN_CHECKS = ["ln_matches_builtin", "ln_module", "ln_gradients", "ln_numerical_stability", "ln_large_eps"]
 
 
-def load_cases():
-    cases = {}
-    for path in sorted(CASES_DIR.glob("*/case.toml")):
-        spec = tomllib.loads(path.read_text())
-        cases[path.parent.name] = {**spec, "dir": path.parent}
-    return cases
-
-
-CASES = load_cases()
-BUGS = {name: c for name, c in CASES.items() if c["kind"] == "bug"}
-CORRECT = {name: c for name, c in CASES.items() if c["kind"] == "correct"}
+BUGS, CORRECT = classic_cases(WEEK)
 
 
 @pytest.fixture(scope="module")

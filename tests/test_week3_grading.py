@@ -10,29 +10,18 @@ module-scoped `graded` fixture; each test then asserts on its own report.
 """
 
 import pytest
-import tomllib
-from conftest import ROOT, grade_many, make_submission, scores
+from conftest import ROOT, classic_cases, grade_many, make_submission, scores
 
 WEEK = "week3"
-CASES_DIR = ROOT / "tests" / "submissions" / WEEK
 # Training checks take seconds each: run them for this classic bug only, the other checks for every bug.
 TRAIN_BUGS = {"targets_not_shifted"}
 # Correct variants that change what training runs on: they also run this training check.
 TRAIN_CORRECT = {"correct_premade_masks"}
 
 
-def load_cases():
-    cases = {}
-    for path in sorted(CASES_DIR.glob("*/case.toml")):
-        cases[path.parent.name] = {**tomllib.loads(path.read_text()), "dir": path.parent}
-    return cases
-
-
-CASES = load_cases()
-BUGS = {name: c for name, c in CASES.items() if c["kind"] == "bug"}
+BUGS, CORRECT = classic_cases(WEEK)
 for _name, _case in BUGS.items():
     _case["run"] = [c for c in _case["must_fail"] if _name in TRAIN_BUGS or not c.startswith("train_")]
-CORRECT = {name: c for name, c in CASES.items() if c["kind"] == "correct"}
 
 
 @pytest.fixture(scope="module")

@@ -15,12 +15,10 @@ import importlib.util
 import sys
 
 import pytest
-import tomllib
 import torch
-from conftest import ROOT, grade_many, make_submission
+from conftest import ROOT, classic_cases, grade_many, make_submission
 
 WEEK = "week4"
-CASES_DIR = ROOT / "tests" / "submissions" / WEEK
 TRAINING = {"pretrain_mlm", "finetune_classifier"}
 # Training checks take seconds each: run them for these classic bugs only, the other checks for every bug.
 TRAIN_BUGS = {"pretrain_unmasked_inputs", "finetune_zero_grad_after_backward"}
@@ -28,19 +26,9 @@ TRAIN_BUGS = {"pretrain_unmasked_inputs", "finetune_zero_grad_after_backward"}
 TRAIN_CORRECT = {"correct_pretrain_epochs"}
 
 
-def load_cases():
-    cases = {}
-    for path in sorted(CASES_DIR.glob("*/case.toml")):
-        spec = tomllib.loads(path.read_text())
-        cases[path.parent.name] = {**spec, "dir": path.parent}
-    return cases
-
-
-CASES = load_cases()
-BUGS = {name: c for name, c in CASES.items() if c["kind"] == "bug"}
+BUGS, CORRECT = classic_cases(WEEK)
 for _name, _case in BUGS.items():
     _case["run"] = [c for c in _case["must_fail"] if _name in TRAIN_BUGS or c not in TRAINING]
-CORRECT = {name: c for name, c in CASES.items() if c["kind"] == "correct"}
 
 
 @pytest.fixture(scope="module")
