@@ -241,17 +241,10 @@ def op_run(req: dict) -> dict:
     target = resolve(req["target"])
     with watch:
         if "init" in req:
-            init = req["init"]
-            built: list = []
-            obj = target(*_place(init.get("args", []), device, (), built=built),
-                         **_place(init.get("kwargs", {}), device, (), built=built))  # fmt: skip
-            for b in (obj, *built):
+            built: list = []  # the object and any objects among its init args
+            obj = build_object({**req["init"], OBJECT_KEY: req["target"]}, device, built)
+            for b in built:
                 watch.scan(b)
-            if init.get("dtype"):
-                obj = obj.to(getattr(torch, init["dtype"]))
-            obj = obj.to(device)
-            if init.get("state_dict") is not None:
-                obj.load_state_dict(init["state_dict"])
             if req.get("describe"):
                 answer["describe"] = describe(obj)
         else:
