@@ -313,6 +313,10 @@ WEEKS = {
             "finetune_classifier": {"points": 3, "timeout": 90, "about": "your fine-tuning loop trains the [CLS] classifier on a toy task"},
         },
     },
+    # @week5
+    # @week6
+    # @week7
+    # @week8
 }
 
 # Hard limit for one submission's whole grading run, in seconds.

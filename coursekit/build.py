@@ -8,6 +8,9 @@ visible tests `test_<module>.py`, and the lesson `README.md`) the build makes:
     source/WEEK/WEEK.ipynb   the nbgrader source notebook
     release/WEEK/     the student notebook, by nbgrader's generate_assignment
 
+A week's data files (its "data" list, from the course's `data/` folder) are
+copied next to its modules in exercises/, solutions/ and release/.
+
 Each output is produced by one small step, like nbgrader's preprocessors; the
 steps only compute file contents, and `write` or `check` then compares them
 with the tree, so `course build --check` names every stale or missing file.
@@ -41,6 +44,7 @@ class Sources:
     modules: dict[str, str]  # module name -> source text (with markers)
     tests: dict[str, str]  # module name -> visible test file text
     provided: dict[str, str]  # provided module name -> its finished text (with PROVIDED_HEADER)
+    data: dict[str, str]  # data file name -> its text, from data/
 
 
 def origin_week(course: Course, week: Week, module: str) -> Week:
@@ -65,7 +69,8 @@ def read_sources(course: Course, week: Week) -> Sources:
     modules = {m: (folder / f"{m}.py").read_text() for m in week.modules}
     tests = {m: (folder / f"test_{m}.py").read_text() for m in week.modules if (folder / f"test_{m}.py").is_file()}
     provided = {m: provided_text(course, week, m) for m in week.provided}
-    return Sources(week, (folder / "README.md").read_text(), modules, tests, provided)
+    data = {name: course.path("data", name).read_text(encoding="utf-8") for name in week.data}
+    return Sources(week, (folder / "README.md").read_text(), modules, tests, provided, data)
 
 
 def week_conftest() -> str:
@@ -82,7 +87,7 @@ def exercise_files(src: Sources) -> dict[str, str]:
     files.update({f"{base}/{m}.py": text for m, text in src.provided.items()})
     files[f"{base}/README.md"] = src.lesson
     files[f"{base}/conftest.py"] = week_conftest()
-    return files
+    return {**files, **data_files(src, base)}
 
 
 def solution_files(src: Sources) -> dict[str, str]:
@@ -94,7 +99,11 @@ def solution_files(src: Sources) -> dict[str, str]:
     files.update({f"{base}/test_{m}.py": text for m, text in src.tests.items()})
     files.update({f"{base}/{m}.py": text for m, text in src.provided.items()})
     files[f"{base}/conftest.py"] = week_conftest()
-    return files
+    return {**files, **data_files(src, base)}
+
+
+def data_files(src: Sources, base: str) -> dict[str, str]:
+    return {f"{base}/{name}": text for name, text in src.data.items()}
 
 
 def source_notebook(src: Sources) -> dict[str, str]:
@@ -136,6 +145,7 @@ def expected_files(course: Course, week: Week) -> dict[str, str]:
     notebook = source_notebook(src)
     files.update(notebook)
     files.update(release_notebook(course, week, next(iter(notebook.values()))))
+    files.update(data_files(src, f"release/{week.name}"))
     return files
 
 

@@ -41,6 +41,8 @@ class Week:
     checks: dict[str, Check] = field(hash=False)
     # Finished modules taken from an earlier week's reference: module -> that week.
     provided: dict[str, str] = field(default_factory=dict, hash=False)
+    # Data files from the course's data/ folder, copied next to the week's modules.
+    data: tuple[str, ...] = ()
 
     @property
     def max_score(self) -> float:
@@ -117,6 +119,7 @@ def _week(name: str, spec: dict) -> Week:
             modules=tuple(spec["modules"]),
             checks=checks,
             provided=dict(spec.get("provided", {})),
+            data=tuple(spec.get("data", ())),
         )
     except (KeyError, TypeError) as exc:
         raise CourseError(f"{CONFIG_NAME}: week {name!r} is malformed ({exc!r})") from exc
@@ -134,6 +137,9 @@ def _load(root: Path) -> Course:
                 )
             if module in week.modules:
                 raise CourseError(f"{CONFIG_NAME}: {week.name} lists {module!r} both as provided and as an exercise")
+        for name in week.data:
+            if Path(name).name != name or not (root / "data" / name).is_file():
+                raise CourseError(f"{CONFIG_NAME}: {week.name} needs data file {name!r}, which is not in data/")
     return Course(
         root=root,
         course_id=namespace["COURSE_ID"],

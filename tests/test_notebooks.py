@@ -8,12 +8,17 @@ from conftest import ROOT, WEEKS
 from nbclient import NotebookClient
 from test_visible_tests import visible_tests
 
+from coursekit.config import load_course
+
 pytestmark = pytest.mark.slow
 
 
 def copy_notebook(path, folder):
-    """Run a copy in a scratch folder: notebooks that save plots write them there."""
+    """Run a copy in a scratch folder (notebooks that save plots write them there), with the
+    week's data files beside it, as they are in the release folder."""
     shutil.copyfile(path, folder / path.name)
+    for name in load_course(ROOT).week(path.stem).data:
+        shutil.copyfile(ROOT / "data" / name, folder / name)
     return folder / path.name
 
 
