@@ -164,6 +164,54 @@ def default_device() -> str:
         return "cpu"
 
 
+def cmd_train(args) -> int:
+    from pathlib import Path
+
+    from . import train
+
+    course = load_course(args.root)
+    overrides = {"max_iters": args.max_iters, "seed": args.seed, "dtype": args.dtype}
+    if args.compile:
+        overrides["compile"] = True
+    for item in args.set or []:
+        key, _, value = item.partition("=")
+        overrides[key.strip()] = _setting(key.strip(), value)
+    try:
+        cfg = train.config_from_args(args.preset, overrides)
+    except ValueError as exc:
+        raise CourseError(str(exc)) from exc
+    text_path = Path(args.data) if args.data else course.path("data", "tinyshakespeare.txt")
+    if not text_path.is_file():
+        raise CourseError(f"no training text at {text_path}")
+    code = Path(args.code) if args.code else course.path("solutions", "week6")
+    out = Path(args.out) if args.out else course.path("runs", f"gpt-{args.preset}")
+    try:
+        train.train(cfg, text_path.read_text(encoding="utf-8"), out, code, args.device, progress=not args.quiet)
+    except FileNotFoundError as exc:
+        raise CourseError(str(exc)) from exc
+    return 0
+
+
+def _setting(key: str, value: str):
+    """A --set value in the type of the TrainConfig field it sets."""
+    from dataclasses import fields
+
+    from .train import TrainConfig
+
+    types = {f.name: f.type for f in fields(TrainConfig)}
+    kind = str(types.get(key, "str"))
+    try:
+        if kind == "bool":
+            return value.lower() in ("1", "true", "yes", "on")
+        if kind.startswith("int"):
+            return None if value.lower() == "none" else int(value)
+        if kind == "float":
+            return float(value)
+    except ValueError as exc:
+        raise CourseError(f"--set {key}={value}: not a {kind}") from exc
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="course", description="Build, check and grade the LLM-from-scratch course.")
     p.add_argument("--root", help="course folder (default: the one holding course_config.py)")
@@ -252,6 +300,21 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--format", choices=["csv", "json"], default="csv")
     e.add_argument("--output", metavar="FILE", help="write to FILE instead of standard output")
     e.set_defaults(func=cmd_export)
+
+    t = sub.add_parser("train", help="the capstone: train Week 6's GPT on Tiny Shakespeare characters")
+    t.add_argument("model", choices=["gpt"])
+    t.add_argument("--preset", choices=["cpu", "gpu"], default="cpu", help="model size and budget (default: cpu)")
+    t.add_argument("--code", metavar="DIR", help="folder with gpt.py, optim.py, sampling.py (default: solutions/week6)")
+    t.add_argument("--data", metavar="FILE", help="training text (default: data/tinyshakespeare.txt)")
+    t.add_argument("--out", metavar="DIR", help="checkpoint, history, plot and samples (default: runs/gpt-PRESET)")
+    t.add_argument("--device", default=default_device(), help="torch device (default: cuda if present)")
+    t.add_argument("--max-iters", type=int, help="training steps (default: the preset's)")
+    t.add_argument("--seed", type=int)
+    t.add_argument("--dtype", choices=["auto", "float32", "bfloat16", "float16"], help="autocast (default: auto)")
+    t.add_argument("--compile", action="store_true", help="torch.compile the model")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE", help="any other setting, e.g. --set n_layer=6")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=cmd_train)
     return p
 
 
