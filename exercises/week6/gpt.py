@@ -1,0 +1,216 @@
+"""GPT-2 (Radford et al., 2019, section 2.3): a decoder-only Transformer language model.
+
+    x_0 = E_token[idx] + E_position[t0 .. t0+T-1]                       (B, T, C), then dropout
+    x_l = Block(x_{l-1}),  l = 1..n_layer
+    logits = LayerNorm_f(x_L) @ E_token^T                               (B, T, vocab_size)
+
+Each Block is *pre-norm*: LayerNorm comes first, inside each residual branch,
+and the residual stream itself is never normalised:
+
+    x = x + Attention(LayerNorm_1(x))          -- causal multi-head self-attention
+    x = x + MLP(LayerNorm_2(x))                -- c_proj(GELU(c_fc(.))), C -> 4C -> C
+
+so the final LayerNorm ln_f (added by GPT-2) normalises what the last block
+leaves. The output layer has no weights of its own: lm_head's weight IS the
+token embedding matrix (weight tying, Press & Wolf 2017).
+
+Initialisation (GPT-2's, as nanoGPT writes it): every nn.Linear and
+nn.Embedding weight ~ N(0, 0.02^2), every bias 0, LayerNorm at identity; then
+each projection that writes into the residual stream (`*.c_proj.weight`, two
+per block) ~ N(0, (0.02 / sqrt(2 * n_layer))^2), so that the sum of the
+2 * n_layer residual branches keeps a variance that does not grow with depth.
+
+The KV cache. Generating token by token, the keys and values of the positions
+already seen never change (attention is causal), so they are kept in a
+KVCache and only the new positions are computed:
+
+    cache = KVCache()                             # empty: len(cache) == 0
+    logits, _ = model(prompt, kv_cache=cache)      # (B, T0): positions 0..T0-1; len(cache) == T0
+    logits, _ = model(next_ids, kv_cache=cache)    # (B, T1): positions T0..T0+T1-1; len(cache) == T0 + T1
+
+With a cache, the new queries are at positions t0 .. t0+T-1 (t0 = len(cache)
+before the call) and attend to all cached keys plus the new ones up to their
+own position.
+"""
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+@dataclass
+class GPTConfig:
+    """The sizes of a GPT. GPT-2 small is vocab_size=50257, block_size=1024, n_layer=12, n_head=12, n_embd=768."""
+
+    vocab_size: int
+    block_size: int  # the longest sequence: the number of learned positions
+    n_layer: int
+    n_head: int  # n_embd must be divisible by it
+    n_embd: int
+    dropout: float = 0.0
+    bias: bool = True  # biases in the Linear layers and LayerNorms (lm_head never has one)
+
+
+class KVCache:
+    """The keys and values of every position seen so far, for each layer of a GPT.
+
+    One object per generation: create it empty, `KVCache()`, and pass it to
+    every call of `GPT.forward(..., kv_cache=cache)`; the model appends the
+    new positions' keys and values to it, layer by layer.
+
+    Attributes (a suggestion: the API is `update` and `len`):
+        keys, values: lists with one tensor per layer that has been filled,
+            each of shape (B, n_head, T_cached, head_size).
+    `len(cache)` (or `cache.length`) is T_cached, the number of positions
+    cached; 0 when empty.
+    """
+
+    def __init__(self):
+        # TODO: your code here
+        raise NotImplementedError('TODO: implement KVCache.__init__ in gpt.py')
+
+    def __len__(self):
+        """T_cached: the number of positions held (0 when empty)."""
+        # TODO: your code here
+        raise NotImplementedError('TODO: implement KVCache.__len__ in gpt.py')
+
+    @property
+    def length(self):
+        return len(self)
+
+    def update(self, layer, k, v):
+        """Append the keys and values of the new positions of `layer`; return all of that layer's.
+
+        Args:
+            layer: the block's index, 0 .. n_layer-1. Layers are filled in order:
+                the first call for a layer (layer == the number of layers held) adds it.
+            k, v: (B, n_head, T_new, head_size), the new positions, after the cached ones.
+
+        Returns:
+            (k_all, v_all), each (B, n_head, T_cached + T_new, head_size): the
+            cached positions first, then the new ones (concatenated along the time axis).
+        """
+        # TODO: your code here
+        raise NotImplementedError('TODO: implement KVCache.update in gpt.py')
+
+
+class CausalSelfAttention(nn.Module):
+    """Multi-head causal self-attention, all heads in one batched computation.
+
+        q, k, v = split(c_attn(x))                     (B, T, 3C) -> 3 x (B, n_head, T, head_size)
+        y = softmax(q k^T / sqrt(head_size) + causal mask) v     per head
+        out = dropout(c_proj(concat heads of y))       (B, T, C)
+
+    Attributes:
+        c_attn: nn.Linear(n_embd, 3 * n_embd, bias=config.bias), the query, key and value
+            projections stacked in that order (q = first n_embd outputs, then k, then v).
+        c_proj: nn.Linear(n_embd, n_embd, bias=config.bias), a residual projection.
+        resid_dropout: nn.Dropout(config.dropout).
+        n_head, n_embd, dropout: from the config (dropout also on the attention weights, in training).
+    Use F.scaled_dot_product_attention (fused, no Python loop over heads).
+    """
+
+    def __init__(self, config):
+        super().__init__()
+        # TODO: your code here
+        raise NotImplementedError('TODO: implement CausalSelfAttention.__init__ in gpt.py')
+
+    def forward(self, x, kv_cache=None, layer=0):
+        """x: (B, T, C) -> (B, T, C).
+
+        Without a cache, position t attends to positions 0..t of x. With a
+        KVCache holding T_past positions, this layer's new keys and values are
+        appended to it (kv_cache.update(layer, k, v)), and the new query i
+        (position T_past + i) attends to the cached keys and to new keys 0..i:
+        a (T, T_past + T) mask that is True where key j <= T_past + i.
+        """
+        # TODO: your code here
+        raise NotImplementedError('TODO: implement CausalSelfAttention.forward in gpt.py')
+
+
+class MLP(nn.Module):
+    """The position-wise feed-forward layer: dropout(c_proj(GELU(c_fc(x)))), C -> 4C -> C.
+
+    Attributes:
+        c_fc: nn.Linear(n_embd, 4 * n_embd, bias=config.bias).
+        gelu: nn.GELU(), the exact one (erf form, approximate="none").
+        c_proj: nn.Linear(4 * n_embd, n_embd, bias=config.bias), a residual projection.
+        dropout: nn.Dropout(config.dropout).
+    """
+
+    def __init__(self, config):
+        super().__init__()
+        # TODO: your code here
+        raise NotImplementedError('TODO: implement MLP.__init__ in gpt.py')
+
+    def forward(self, x):
+        """x: (B, T, C) -> (B, T, C)."""
+        # TODO: your code here
+        raise NotImplementedError('TODO: implement MLP.forward in gpt.py')
+
+
+class Block(nn.Module):
+    """One pre-norm Transformer block: x + attn(ln_1(x)), then + mlp(ln_2(.)).
+
+    Attributes:
+        ln_1: nn.LayerNorm(n_embd, bias=config.bias), attn: CausalSelfAttention(config),
+        ln_2: nn.LayerNorm(n_embd, bias=config.bias), mlp: MLP(config).
+    """
+
+    def __init__(self, config):
+        super().__init__()
+        # TODO: your code here
+        raise NotImplementedError('TODO: implement Block.__init__ in gpt.py')
+
+    def forward(self, x, kv_cache=None, layer=0):
+        """x: (B, T, C) -> (B, T, C); kv_cache and layer go to the attention."""
+        # TODO: your code here
+        raise NotImplementedError('TODO: implement Block.forward in gpt.py')
+
+
+class GPT(nn.Module):
+    """The GPT-2 language model.
+
+    Attributes:
+        config: the GPTConfig.
+        transformer: nn.ModuleDict with
+            wte: nn.Embedding(vocab_size, n_embd), the token embeddings;
+            wpe: nn.Embedding(block_size, n_embd), the learned positions;
+            drop: nn.Dropout(dropout);
+            h: nn.ModuleList of n_layer Blocks;
+            ln_f: nn.LayerNorm(n_embd, bias=config.bias), the final LayerNorm.
+        lm_head: nn.Linear(n_embd, vocab_size, bias=False) whose weight IS
+            transformer.wte.weight (one nn.Parameter, so named_parameters() lists it once).
+    Initialised as the module docstring says (`_init_weights`, then the c_proj weights).
+    """
+
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+        # TODO: your code here
+        raise NotImplementedError('TODO: implement GPT.__init__ in gpt.py')
+
+    def _init_weights(self, module):
+        """N(0, 0.02^2) for Linear and Embedding weights, zero Linear biases (LayerNorm keeps ones and zeros)."""
+        # TODO: your code here
+        raise NotImplementedError('TODO: implement GPT._init_weights in gpt.py')
+
+    def num_parameters(self, non_embedding=True):
+        """The number of parameters, the tied matrix counted once; without the position embeddings
+        when non_embedding (the token embeddings stay: they are the output layer too)."""
+        n = sum(p.numel() for p in self.parameters())
+        return n - self.transformer.wpe.weight.numel() if non_embedding else n
+
+    def forward(self, idx, targets=None, kv_cache=None):
+        """idx: (B, T) token ids -> (logits (B, T, vocab_size), loss).
+
+        loss is the mean cross-entropy of targets (B, T) over all B*T positions,
+        None without targets. The positions of idx are t0 .. t0+T-1, with
+        t0 = len(kv_cache) before the call (0 without a cache); t0 + T may not
+        exceed block_size (raise a ValueError).
+        """
+        # TODO: your code here
+        raise NotImplementedError('TODO: implement GPT.forward in gpt.py')
