@@ -86,7 +86,7 @@ def scores(report: dict) -> dict:
     return {t["name"]: t for t in report["tests"]}
 
 
-COURSE_FILES = ["course_config.py", "nbgrader_config.py", "source", "solutions", "graders", "release"]
+COURSE_FILES = ["course_config.py", "nbgrader_config.py", "data", "source", "solutions", "graders", "release"]
 
 
 def make_course(folder: Path) -> dict:

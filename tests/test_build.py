@@ -64,7 +64,7 @@ def test_generated_files_are_up_to_date():
 
 
 def test_check_names_stale_missing_and_unexpected_files(tmp_path, course):
-    for name in ("course_config.py", "source", "exercises", "solutions", "release"):
+    for name in ("course_config.py", "data", "source", "exercises", "solutions", "release"):
         src = ROOT / name
         (shutil.copytree if src.is_dir() else shutil.copyfile)(src, tmp_path / name)
     from coursekit.config import load_course
