@@ -1,0 +1,179 @@
+"""The Week 7 hidden grading suite (GPT-3: the arithmetic of scale), judged on submissions whose grades are known.
+
+Every submission below is graded once, by the real grader, in the
+module-scoped `graded` fixture; each test then asserts on its own report.
+
+- the reference solution earns full marks; the untouched stubs earn zero;
+- each classic bug in tests/submissions/week7/ scores zero on the checks it
+  must fail, and every hidden check is failed by at least one classic bug;
+- correct implementations written differently earn full marks;
+- the grader's copies of the model and of the in-context learning task
+  (coursekit.grading.week7_toys) equal the ones students get in gpt.py and icl.py.
+"""
+
+import importlib.util
+import sys
+
+import pytest
+import torch
+from conftest import ROOT, classic_cases, grade_many, make_submission
+
+WEEK = "week7"
+TRAINING = {"train_icl"}
+# Training checks take seconds each: run them for these classic bugs only, the other checks for every bug.
+TRAIN_BUGS = {"icl_first_pair_only", "icl_shuffles_pairs"}
+# Correct variants whose files the training checks use differently from the reference.
+TRAIN_CORRECT = {"correct_icl_with_fit"}
+
+
+BUGS, CORRECT = classic_cases(WEEK)
+for _name, _case in BUGS.items():
+    _case["run"] = [c for c in _case["must_fail"] if _name in TRAIN_BUGS or c not in TRAINING]
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory, course):
+    tmp = tmp_path_factory.mktemp("week7-submissions")
+    checks = list(course.week(WEEK).checks)
+    jobs, names = [], []
+
+    def add(name, submission, only=None):
+        names.append(name)
+        jobs.append({"week": WEEK, "submission": str(submission), "only": only, "timeout_cap": None})
+
+    add("reference", ROOT / "solutions" / WEEK)
+    add("stubs", ROOT / "exercises" / WEEK)
+    for name, case in BUGS.items():
+        add(f"bug:{name}", make_submission(tmp / name, week=WEEK, overlay=case["dir"]), only=case["run"])
+    for name, case in CORRECT.items():
+        # A correct variant runs the checks of the modules it replaces (the others are the reference's).
+        modules = {path.stem for path in case["dir"].glob("*.py")}
+        only = [c for c in checks if CHECK_MODULE[c] in modules and (c not in TRAINING or name in TRAIN_CORRECT)]
+        add(f"correct:{name}", make_submission(tmp / name, week=WEEK, overlay=case["dir"]), only=only)
+    return dict(zip(names, grade_many(jobs, tmp)))
+
+
+def _check_modules():
+    """Each hidden check's module, from the file of graders/week7 that holds its test."""
+    out = {}
+    for path in (ROOT / "graders" / WEEK).glob("test_*.py"):
+        for line in path.read_text().splitlines():
+            if line.startswith("def test_"):
+                out[line[len("def test_") : line.index("(")]] = path.stem.removeprefix("test_")
+    return out
+
+
+CHECK_MODULE = _check_modules()
+
+
+def scores(report):
+    return {t["name"]: t for t in report["tests"]}
+
+
+def test_reference_earns_full_marks(graded, course):
+    report = graded["reference"]
+    failed = {t["name"]: t["output"] for t in report["tests"] if t["status"] != "passed"}
+    assert not failed
+    assert report["score"] == report["max_score"] == course.week(WEEK).max_score
+
+
+def test_stubs_earn_zero_with_a_todo_reason(graded, course):
+    report = graded["stubs"]
+    assert report["score"] == 0
+    assert len(report["tests"]) == len(course.week(WEEK).checks)
+    for t in report["tests"]:
+        assert t["status"] == "failed"
+        assert t["output"].startswith("TODO: implement"), t
+
+
+def test_there_are_classic_bugs_and_correct_variants():
+    assert len(BUGS) >= 15 and len(CORRECT) >= 3
+
+
+@pytest.mark.parametrize("name", sorted(BUGS))
+def test_classic_bug_is_caught(graded, name):
+    report = graded[f"bug:{name}"]
+    assert "error" not in report, report
+    results = scores(report)
+    assert set(results) == set(BUGS[name]["run"])
+    for check, t in results.items():
+        assert t["score"] == 0 and t["status"] == "failed", f"{name}: {check} should fail: {t}"
+        assert t["output"] and "\n" not in t["output"]
+
+
+def test_every_hidden_check_is_failed_by_some_classic_bug(course):
+    caught = {check for case in BUGS.values() for check in case["run"]}
+    assert set(course.week(WEEK).checks) - caught == set()
+
+
+def test_every_check_belongs_to_a_module(course):
+    assert set(CHECK_MODULE) == set(course.week(WEEK).checks)
+    assert set(CHECK_MODULE.values()) <= set(course.week(WEEK).modules)
+
+
+@pytest.mark.parametrize("name", sorted(CORRECT))
+def test_correct_variant_earns_full_marks(graded, name):
+    report = graded[f"correct:{name}"]
+    assert report["tests"], name
+    failed = {t["name"]: t["output"] for t in report["tests"] if t["status"] != "passed"}
+    assert not failed, f"{name}: {failed}"
+
+
+def _students_module(name):
+    """The reference solution's `name`.py, loaded with the week's folder on the path."""
+    folder = ROOT / "solutions" / WEEK
+    saved = {m: sys.modules.get(m) for m in ("gpt", "accounting", "training", "icl")}
+    sys.path.insert(0, str(folder))
+    try:
+        spec = importlib.util.spec_from_file_location(f"_week7_{name}", folder / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(folder))
+        for m, old in saved.items():
+            if old is None:
+                sys.modules.pop(m, None)
+            else:
+                sys.modules[m] = old
+    return module
+
+
+def test_grader_model_is_the_students_model():
+    from coursekit.grading import week7_toys
+
+    students = _students_module("gpt")
+    for fields in (week7_toys.icl_fields(), dict(week7_toys.icl_fields(), bias=False, n_layer=3, n_head=4)):
+        torch.manual_seed(3)
+        ours = week7_toys.GPT(week7_toys.GPTConfig(**fields))
+        torch.manual_seed(3)
+        theirs = students.GPT(students.GPTConfig(**fields))
+        assert ours.state_dict().keys() == theirs.state_dict().keys()
+        for key, value in ours.state_dict().items():
+            assert torch.equal(value, theirs.state_dict()[key]), key  # the same initialisation
+        idx = torch.randint(fields["vocab_size"], (3, fields["block_size"]), generator=torch.Generator().manual_seed(4))
+        ours.eval(), theirs.eval()
+        (a, loss_a), (b, loss_b) = ours(idx, idx), theirs(idx, idx)
+        assert torch.equal(a, b) and torch.equal(loss_a, loss_b)
+        grader = week7_toys.GraderGPT(**fields)
+        grader.load_state_dict(theirs.state_dict())
+        grader.eval()
+        assert torch.equal(grader(idx)[0], b)
+
+
+def test_grader_task_is_the_students_task():
+    from coursekit.grading import week7_toys
+
+    students = _students_module("icl")
+    for n, seed in ((1, 0), (300, 5)):
+        ours = week7_toys.sample_icl(n, torch.Generator().manual_seed(seed))
+        theirs = students.sample_icl(n, torch.Generator().manual_seed(seed))
+        assert torch.equal(ours, theirs)
+    config = students.icl_config()
+    for field, value in week7_toys.icl_fields().items():
+        assert getattr(config, field) == value, field
+    for k in range(1, week7_toys.N_PAIRS + 1):
+        assert week7_toys.best_accuracy(k) == students.best_accuracy(k)
+    torch.manual_seed(0)
+    model = students.GPT(config)
+    seqs = week7_toys.sample_icl(200, torch.Generator().manual_seed(9))
+    assert torch.equal(week7_toys.answer_accuracy(model, seqs), students.answer_accuracy(model, seqs))
