@@ -313,9 +313,115 @@ WEEKS = {
             "finetune_classifier": {"points": 3, "timeout": 90, "about": "your fine-tuning loop trains the [CLS] classifier on a toy task"},
         },
     },
-    # @week5
-    # @week6
-    # @week7
+    "week5": {
+        "title": "GPT-1: tokenization and a causal language model",
+        "papers": [
+            {"title": "Improving Language Understanding by Generative Pre-Training", "authors": "Radford, Narasimhan, Salimans and Sutskever", "year": 2018, "url": "https://cdn.openai.com/research-covers/language-unsupervised/language_understanding_paper.pdf"},
+            {"title": "Neural Machine Translation of Rare Words with Subword Units", "authors": "Sennrich, Haddow and Birch", "year": 2016, "url": "https://arxiv.org/abs/1508.07909"},
+            {"title": "Language Models are Unsupervised Multitask Learners", "authors": "Radford et al.", "year": 2019, "url": "https://cdn.openai.com/better-language-models/language_models_are_unsupervised_multitask_learners.pdf"},
+        ],
+        "provided": {"attention": "week1", "multi_head_attention": "week1"},
+        "modules": ["bpe", "gpt1", "training"],
+        "data": ["tinyshakespeare.txt"],
+        "checks": {
+            # bpe.py: merge, train_bpe, Tokenizer
+            "bpe_merge": {"points": 1, "timeout": 30, "about": "merge replaces a pair left to right without overlap, in runs too"},
+            "bpe_train_matches_reference": {"points": 3, "timeout": 60, "about": "train_bpe learns exactly the reference's merges on English, multilingual, random Unicode and code-like corpora"},
+            "bpe_tie_breaking": {"points": 2, "timeout": 60, "about": "tied pair counts go to the smallest pair; every position of a run like 'aaaa' counts"},
+            "bpe_vocab_size": {"points": 1, "timeout": 30, "about": "vocab_size - 256 merges, none for 256, and an early stop when nothing is left to merge"},
+            "bpe_encode_matches_reference": {"points": 2, "timeout": 30, "about": "encode gives the reference's ids on held-out English, multilingual and edge-case text"},
+            "bpe_encode_rank_order": {"points": 2, "timeout": 30, "about": "encode applies merges by rank (training order), for merge lists no corpus taught"},
+            "bpe_decode": {"points": 1, "timeout": 30, "about": "decode joins the bytes first; invalid UTF-8 becomes U+FFFD (errors='replace')"},
+            "bpe_roundtrip": {"points": 2, "timeout": 30, "about": "decode(encode(s)) == s for hundreds of random Unicode strings: emoji, combining marks, CJK, astral, whitespace, empty"},
+            "bpe_save_load": {"points": 1, "timeout": 30, "about": "a saved and loaded Tokenizer encodes and decodes exactly as the original"},
+            "bpe_compression": {"points": 2, "timeout": 120, "about": "trained on 100 KB of Tiny Shakespeare with 512 tokens, held-out bytes per token equal the reference's"},
+            "bpe_encode_speed": {"points": 2, "timeout": 60, "about": "encoding 50 KB of Tiny Shakespeare takes at most 25x the reference's time (at least 2 s allowed)"},
+            # gpt1.py
+            "gpt_structure": {"points": 1, "timeout": 30, "about": "the parameters the API names, with their shapes, in MLP, Block and GPT"},
+            "gpt_weights_tied": {"points": 1, "timeout": 30, "about": "lm_head.weight IS wte.weight: one parameter, counted once"},
+            "block_matches_reference": {"points": 2, "timeout": 30, "about": "MLP and the post-norm GELU Block with causal attention equal the reference in float64"},
+            "gpt_matches_reference": {"points": 3, "timeout": 30, "about": "GPT's logits equal the reference's in float64, for several depths, widths and lengths"},
+            "gpt_gradients": {"points": 2, "timeout": 30, "about": "gradients of every parameter equal the reference's"},
+            "gpt_causal": {"points": 2, "timeout": 30, "about": "changing later tokens never changes the logits of earlier positions"},
+            "lm_loss": {"points": 1, "timeout": 30, "about": "mean cross-entropy over all B * T positions, and its gradient"},
+            # training.py: trained in your process, judged on the reference model with held-out text
+            "get_batch": {"points": 2, "timeout": 30, "about": "random windows x and their next tokens y, uniform over every start, reproducible from the generator"},
+            "train_char_lm": {"points": 4, "timeout": 180, "about": "your train_lm makes a character-level GPT reach 2.40 nats per character on held-out Shakespeare in 400 steps"},
+        },
+    },
+    "week6": {
+        "title": "GPT-2: the modern recipe, sampling and the KV cache",
+        "papers": [
+            {"title": "Language Models are Unsupervised Multitask Learners", "authors": "Radford et al.", "year": 2019, "url": "https://cdn.openai.com/better-language-models/language_models_are_unsupervised_multitask_learners.pdf"},
+            {"title": "Decoupled Weight Decay Regularization", "authors": "Loshchilov and Hutter", "year": 2019, "url": "https://arxiv.org/abs/1711.05101"},
+            {"title": "The Curious Case of Neural Text Degeneration", "authors": "Holtzman et al.", "year": 2020, "url": "https://arxiv.org/abs/1904.09751"},
+            {"title": "Using the Output Embedding to Improve Language Models", "authors": "Press and Wolf", "year": 2017, "url": "https://arxiv.org/abs/1608.05859"},
+        ],
+        "modules": ["gpt", "optim", "sampling"],
+        "checks": {
+            # gpt.py
+            "gpt_structure": {"points": 1, "timeout": 30, "about": "the parameters the API names, with their shapes, with and without biases"},
+            "gpt_forward_matches_reference": {"points": 3, "timeout": 60, "about": "pre-norm blocks, exact GELU and final LayerNorm: logits and loss equal the reference's in float64"},
+            "gpt_gradients": {"points": 2, "timeout": 60, "about": "the gradient of every parameter, the tied matrix's included, equals the reference's"},
+            "gpt_causal": {"points": 1, "timeout": 30, "about": "changing later tokens leaves the logits of earlier positions unchanged"},
+            "gpt_weight_tying": {"points": 2, "timeout": 30, "about": "lm_head.weight IS transformer.wte.weight: one parameter, counted once, loaded together"},
+            "gpt_init_statistics": {"points": 2, "timeout": 60, "about": "N(0, 0.02) weights, N(0, 0.02/sqrt(2·n_layer)) residual projections, zero biases, measured on a wide model"},
+            "kv_cache_forward": {"points": 3, "timeout": 60, "about": "chunks of one or more tokens through a KVCache give the logits of one pass, and len(cache) counts positions"},
+            # optim.py
+            "optimizer_groups": {"points": 3, "timeout": 30, "about": "AdamW decays exactly the parameters with dim >= 2, each parameter once, with the given settings"},
+            "cosine_schedule": {"points": 2, "timeout": 30, "about": "linear warmup then cosine to min_lr, at many steps and at every boundary"},
+            "clip_grad_norm": {"points": 3, "timeout": 30, "about": "the returned norm and the clipped gradients equal torch.nn.utils.clip_grad_norm_'s"},
+            "clip_grad_norm_nonfinite": {"points": 1, "timeout": 30, "about": "with an inf or NaN gradient, the same norm and gradients as torch's default"},
+            # sampling.py
+            "top_k_filter": {"points": 2, "timeout": 30, "about": "exactly the k largest logits of each row are kept, unchanged; -inf elsewhere"},
+            "top_p_filter": {"points": 3, "timeout": 30, "about": "exactly the nucleus of each row is kept: the fewest most likely tokens whose mass reaches p"},
+            "sampling_probs": {"points": 2, "timeout": 30, "about": "temperature, then top-k, then top-p, then softmax; temperature 0 is the argmax"},
+            "sampling_statistics": {"points": 2, "timeout": 60, "about": "thousands of generated tokens follow the filtered distribution and never leave it"},
+            "generate_greedy": {"points": 2, "timeout": 30, "about": "temperature 0 follows the argmax, with and without the cache, past block_size too"},
+            "generate_matches_reference": {"points": 3, "timeout": 30, "about": "sampled tokens equal the reference's for the same generator seed, with and without the cache"},
+            "generate_reproducible": {"points": 1, "timeout": 30, "about": "the generator alone decides the tokens: same seed, same text; another seed, another"},
+            "kv_cache_generate": {"points": 3, "timeout": 60, "about": "your GPT generates the same tokens with and without the KV cache, greedy and sampled"},
+        },
+    },
+    "week7": {
+        "title": "GPT-3: the arithmetic of scale",
+        "papers": [
+            {"title": "Language Models are Few-Shot Learners", "authors": "Brown et al.", "year": 2020, "url": "https://arxiv.org/abs/2005.14165"},
+            {"title": "Scaling Laws for Neural Language Models", "authors": "Kaplan et al.", "year": 2020, "url": "https://arxiv.org/abs/2001.08361"},
+            {"title": "Mixed Precision Training", "authors": "Micikevicius et al.", "year": 2018, "url": "https://arxiv.org/abs/1710.03740"},
+            {"title": "ZeRO: Memory Optimizations Toward Training Trillion Parameter Models", "authors": "Rajbhandari et al.", "year": 2020, "url": "https://arxiv.org/abs/1910.02054"},
+        ],
+        # gpt.py is given finished: the model every exercise counts, trains and evaluates.
+        "modules": ["gpt", "accounting", "training", "icl"],
+        "checks": {
+            # accounting.py: parameters, FLOPs and memory from a config
+            "params_built_models": {"points": 3, "timeout": 60, "about": "count_parameters equals sum(p.numel()) of GPTs built from random configs, with and without biases"},
+            "params_non_embedding": {"points": 1, "timeout": 30, "about": "non_embedding=True leaves out exactly the token and position embeddings"},
+            "params_gpt3": {"points": 2, "timeout": 60, "about": "every GPT-3 size of Table 2.1 within 2% of the paper; 175B gives 174.6e9"},
+            "forward_flops": {"points": 2, "timeout": 30, "about": "Kaplan's C_forward = 2N + 2 n_layer n_ctx d_attn, exactly, on random configs and GPT-3"},
+            "training_flops": {"points": 2, "timeout": 30, "about": "3 x the forward FLOPs per token, and 6ND: 3.14e23 FLOPs (3640 PF-days) for GPT-3 175B"},
+            "state_bytes": {"points": 2, "timeout": 30, "about": "weights, gradients and Adam state in fp32 (4+4+8) and mixed precision (2+2+12 bytes per parameter)"},
+            "state_bytes_measured": {"points": 1, "timeout": 60, "about": "the estimate equals the bytes torch holds for a real model, its gradients and AdamW's state after a step"},
+            "zero_stages": {"points": 2, "timeout": 30, "about": "ZeRO stages 1-3 partition optimizer state, gradients and weights; Figure 1's 120 / 31.4 / 16.6 / 1.9 GB"},
+            "activation_bytes": {"points": 2, "timeout": 30, "about": "Korthikanti et al.'s 34sbh + 5as^2b bytes per layer, and with selective and full recomputation"},
+            # training.py: accumulation, the loss scaler, the mixed-precision step
+            "accumulate_equal": {"points": 2, "timeout": 60, "about": "over k equal micro-batches the gradient and loss equal the full batch's, whatever .grad held before"},
+            "accumulate_unequal": {"points": 2, "timeout": 60, "about": "micro-batches of unequal sizes and lengths are weighted by their tokens"},
+            "accumulate_padding": {"points": 1, "timeout": 60, "about": "targets of -100 carry no weight; a micro-batch without a labelled token is skipped"},
+            "accumulate_loss_scale": {"points": 1, "timeout": 60, "about": "loss_scale S leaves S times the gradient in .grad and returns the unscaled loss"},
+            "scaler_update": {"points": 2, "timeout": 60, "about": "the scale halves on an overflow and doubles after growth_interval good steps in a row; by default 2^16 and 2000"},
+            "scaler_unscale": {"points": 1, "timeout": 30, "about": "unscale_ reports inf and NaN gradients (parameters without one are skipped) and leaves the scale alone"},
+            "train_step_fp32": {"points": 2, "timeout": 60, "about": "without autocast, fit's steps with AdamW and clipping equal a plain float64 training loop"},
+            "mp_close_to_fp32": {"points": 3, "timeout": 60, "about": "a bfloat16 or float16 autocast step with loss scaling moves the weights as the exact step does, within 5%"},
+            "mp_unscale_before_clip": {"points": 2, "timeout": 60, "about": "the gradients are unscaled before they are clipped and their norm reported"},
+            "mp_overflow_skipped": {"points": 2, "timeout": 60, "about": "an overflowing step changes no weight nor Adam state, halves the scale; the scale grows again"},
+            "mp_master_weights_fp32": {"points": 1, "timeout": 60, "about": "after mixed-precision steps the parameters are still float32"},
+            # icl.py: in-context learning, trained in your process, judged on the reference model
+            "icl_batch": {"points": 1, "timeout": 30, "about": "inputs and targets with the loss on the answers only, the input left unchanged"},
+            "answer_accuracy": {"points": 1, "timeout": 30, "about": "the accuracy on each answer k of a model the grader gives"},
+            "train_icl": {"points": 4, "timeout": 120, "about": "your trained GPT's accuracy rises with the examples in context: 75% on answers 9-12, 35 points above answers 1-2"},
+        },
+    },
     # @week8
 }
 
