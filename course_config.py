@@ -422,7 +422,38 @@ WEEKS = {
             "train_icl": {"points": 4, "timeout": 120, "about": "your trained GPT's accuracy rises with the examples in context: 75% on answers 9-12, 35 points above answers 1-2"},
         },
     },
-    # @week8
+    "week8": {
+        "title": "Scaling laws",
+        "papers": [
+            {"title": "Scaling Laws for Neural Language Models", "authors": "Kaplan et al.", "year": 2020, "url": "https://arxiv.org/abs/2001.08361"},
+            {"title": "Training Compute-Optimal Large Language Models", "authors": "Hoffmann et al.", "year": 2022, "url": "https://arxiv.org/abs/2203.15556"},
+        ],
+        # model.py is given finished (the GPT the sweep trains); the grader judges weights in the reference copy.
+        "modules": ["power_law", "chinchilla", "model", "sweep"],
+        "data": ["tinyshakespeare.txt"],
+        "checks": {
+            # power_law.py: the law, its objective, the fitter
+            "power_law_values": {"points": 1, "timeout": 30, "about": "a · x^(-alpha) + c elementwise, for tensors and numbers"},
+            "log_error_objective": {"points": 1, "timeout": 30, "about": "S = the sum of squared errors in ln L, for sizes up to 10^20"},
+            "fit_exact_recovery": {"points": 3, "timeout": 60, "about": "noise-free runs of random laws over N-, D- and C-like ranges: alpha, c and the curve within 0.1%"},
+            "fit_noisy_recovery": {"points": 3, "timeout": 60, "about": "runs with 0.5-1% noise that reach the flat end of the curve: alpha and c within 15% of the truth"},
+            "fit_minimises_log_error": {"points": 2, "timeout": 60, "about": "the fit's S is within 1% of the least S over a > 0, c >= 0, including losses spanning decades"},
+            "fit_irreducible_nonnegative": {"points": 2, "timeout": 60, "about": "pure power laws: c stays >= 0 (exactly 0 without noise) and S is still the least"},
+            "fit_degenerate_inputs": {"points": 2, "timeout": 60, "about": "any order, repeated sizes, 3 points, lists, float32, inputs unchanged, ValueError when unfittable"},
+            # chinchilla.py
+            "training_flops": {"points": 1, "timeout": 30, "about": "C = 6 N D, for numbers and tensors"},
+            "chinchilla_loss": {"points": 1, "timeout": 30, "about": "E + A/N^alpha + B/D^beta with the paper's and random constants"},
+            "allocation_rule": {"points": 2, "timeout": 30, "about": "the 20-tokens rule: C = 6ND split, Chinchilla's 70B / 1.4T within 5%, Table 3 within 10%"},
+            "allocation_parametric": {"points": 3, "timeout": 30, "about": "approach 3: the minimiser of L(N, D) on C = 6ND, to 0.01%, for the paper's and random constants"},
+            "training_cost": {"points": 2, "timeout": 30, "about": "GPU-hours and days from FLOPs, peak throughput of the GPU and precision, MFU and GPU count"},
+            "gpt3_vs_optimal": {"points": 1, "timeout": 30, "about": "GPT-3's budget, tokens per parameter, compute-optimal split, oversize and losses"},
+            # sweep.py: training runs in your process, judged on the reference GPT with held-out text
+            "count_parameters": {"points": 2, "timeout": 30, "about": "Kaplan's non-embedding N and the total, each parameter once, over random GPT sizes"},
+            "evaluate_loss": {"points": 2, "timeout": 30, "about": "mean cross-entropy over all windows of the data, in eval mode, whatever the batch size"},
+            "train_model": {"points": 3, "timeout": 120, "about": "your training loop takes a 2-layer GPT below 2.75 nats on held-out Shakespeare in 300 steps"},
+            "sweep_points": {"points": 4, "timeout": 120, "about": "a 3-size sweep: exact N, reported losses equal to the returned weights' held-out loss, falling with size"},
+        },
+    },
 }
 
 # Hard limit for one submission's whole grading run, in seconds.
