@@ -9,8 +9,6 @@ reason when it failed: a check earns its points only when it passes.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import time
 import types
 from dataclasses import dataclass, field
@@ -170,20 +168,6 @@ def explain(excinfo, timeout: float) -> str | None:
 
 def load_reference(course: Course, week: Week) -> types.SimpleNamespace:
     """The reference solution's modules, loaded under private names in the grader's process."""
-    folder = course.path("solutions", week.name)
-    modules = {}
-    saved = {m: sys.modules.get(m) for m in week.all_modules}
-    try:
-        for module in week.all_modules:
-            spec = importlib.util.spec_from_file_location(f"_reference_{week.name}_{module}", folder / f"{module}.py")
-            mod = importlib.util.module_from_spec(spec)
-            sys.modules[module] = mod  # siblings import each other by their plain names
-            spec.loader.exec_module(mod)
-            modules[module] = mod
-    finally:
-        for m, old in saved.items():
-            if old is None:
-                sys.modules.pop(m, None)
-            else:
-                sys.modules[m] = old
-    return types.SimpleNamespace(**modules)
+    from ..train import load_modules
+
+    return load_modules(course.path("solutions", week.name), week.all_modules, f"_reference_{week.name}")
