@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import runpy
+import sysconfig
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -79,6 +80,17 @@ class Course:
 
     def path(self, *parts: str) -> Path:
         return self.root.joinpath(*parts)
+
+
+def put_scripts_on_path() -> None:
+    """Put this interpreter's scripts folder first on PATH.
+
+    nbgrader runs `alembic` by name when it creates a gradebook; in a virtual
+    environment used without activating it, that command is not on PATH."""
+    scripts = sysconfig.get_path("scripts")
+    path = os.environ.get("PATH", "")
+    if scripts and scripts not in path.split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join([scripts, path]) if path else scripts
 
 
 def find_root(start: str | os.PathLike | None = None) -> Path:

@@ -16,7 +16,7 @@ import json
 import warnings
 from dataclasses import dataclass
 
-from .config import Course, CourseError, Week
+from .config import Course, CourseError, Week, put_scripts_on_path
 from .grading.runner import GradeReport
 from .notebook import CHECK_PREFIX
 
@@ -28,6 +28,7 @@ class GradebookError(CourseError):
 def open_gradebook(course: Course):
     from nbgrader.api import Gradebook
 
+    put_scripts_on_path()
     db_url = course.nbgrader_config.CourseDirectory.db_url
     return Gradebook(db_url, course_id=course.course_id)
 

@@ -28,7 +28,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from . import gradebook
-from .config import Course, CourseError, Week, load_course
+from .config import Course, CourseError, Week, load_course, put_scripts_on_path
 from .grading.runner import GradeReport, failed_report, write_text
 
 RESULTS = "results.json"
@@ -37,6 +37,7 @@ RESULTS = "results.json"
 def nbgrader(course: Course, *args: str) -> str:
     """Run one nbgrader command in the course folder; raise CourseError with its log on failure."""
     cmd = [sys.executable, "-m", "nbgrader", *args]
+    put_scripts_on_path()
     proc = subprocess.run(cmd, cwd=course.root, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-8:])
