@@ -15,10 +15,14 @@ plot and samples text from the best checkpoint:
 
 Ctrl-C stops the run after the current step and keeps what was finished.
 
-Two presets match the runs learners compare against (nanoGPT's Shakespeare
-character model): `cpu` (4 layers, 4 heads, 128 wide, context 64, batch 12,
-2000 steps, no dropout) and `gpu` (6 layers, 6 heads, 384 wide, context 256,
-batch 64, 5000 steps, dropout 0.2).
+Two presets match the model sizes and budgets of the runs learners compare
+against (nanoGPT's Shakespeare character model): `cpu` (4 layers, 4 heads, 128
+wide, context 64, batch 12, 2000 steps, no dropout) and `gpu` (6 layers, 6
+heads, 384 wide, context 256, batch 64, 5000 steps, dropout 0.2). The `gpu`
+preset keeps nanoGPT's learning rates (1e-3 decaying to 1e-4). The small `cpu`
+model learns faster with a larger step: its peak learning rate is 5e-3,
+decaying to 5e-4, which lowers the validation loss after 2000 steps by about
+0.13 nats (benchmarks/capstone_vs_nanogpt.py measures it).
 """
 
 from __future__ import annotations
@@ -74,7 +78,7 @@ class TrainConfig:
 
 
 PRESETS = {
-    "cpu": TrainConfig(),
+    "cpu": TrainConfig(learning_rate=5e-3, min_lr=5e-4),
     "gpu": TrainConfig(
         n_layer=6, n_head=6, n_embd=384, block_size=256, dropout=0.2, batch_size=64, max_iters=5000, eval_iters=200
     ),
