@@ -454,6 +454,34 @@ WEEKS = {
             "sweep_points": {"points": 4, "timeout": 120, "about": "a 3-size sweep: exact N, reported losses equal to the returned weights' held-out loss, falling with size"},
         },
     },
+    "week11": {
+        "title": "LoRA: low-rank adaptation, and QLoRA",
+        "papers": [
+            {"title": "LoRA: Low-Rank Adaptation of Large Language Models", "authors": "Hu et al.", "year": 2021, "url": "https://arxiv.org/abs/2106.09685"},
+            {"title": "QLoRA: Efficient Finetuning of Quantized LLMs", "authors": "Dettmers et al.", "year": 2023, "url": "https://arxiv.org/abs/2305.14314"},
+            {"title": "LLM.int8(): 8-bit Matrix Multiplication for Transformers at Scale", "authors": "Dettmers et al.", "year": 2022, "url": "https://arxiv.org/abs/2208.07339"},
+        ],
+        # quantize.py is the bonus part (absmax int8, NF4, QLoRA).
+        "modules": ["lora", "finetune", "quantize"],
+        "checks": {
+            # lora.py: LoRALinear
+            "lora_init": {"points": 2, "timeout": 30, "about": "lora_A (r, in) random, lora_B (out, r) zeros, the given base kept: the layer starts equal to base"},
+            "lora_forward": {"points": 3, "timeout": 30, "about": "base(x) + x A^T B^T · alpha/r in float64, for many shapes, ranks and alphas, with and without bias"},
+            "lora_dropout": {"points": 2, "timeout": 30, "about": "in training mode dropout acts on the input of the LoRA path only, rescaled by 1/(1-p); none in eval mode"},
+            "lora_gradients": {"points": 2, "timeout": 30, "about": "only lora_A and lora_B get gradients, equal to autograd's; the input's gradient too"},
+            "lora_merge": {"points": 3, "timeout": 30, "about": "merge adds B A · alpha/r to base.weight, unmerge restores it, the output never changes, twice is once"},
+            # lora.py: inject_lora and count_trainable_parameters
+            "inject_lora_targets": {"points": 3, "timeout": 30, "about": "exactly the nn.Linear layers whose qualified names end with a target are wrapped, with r and alpha"},
+            "inject_lora_trainable": {"points": 2, "timeout": 30, "about": "after inject_lora only LoRA parameters get gradients, and the model's output is unchanged"},
+            "count_trainable_parameters": {"points": 1, "timeout": 30, "about": "the size of the parameters with requires_grad, shared ones once"},
+            # finetune.py: trained in your process, judged on the reference model with held-out data
+            "finetune_lora": {"points": 4, "timeout": 120, "about": "your LoRA fine-tuning takes the grader's pretrained model from 49% to 85% on the new task, every base weight unchanged, 4.2% of it trained"},
+            # quantize.py (bonus): absmax int8, NF4, QLoRA
+            "quantize_int8": {"points": 2, "timeout": 30, "about": "per-row absmax int8: scale max|w|/127, codes in [-127, 127], every value within scale/2"},
+            "quantize_nf4": {"points": 3, "timeout": 30, "about": "blockwise NF4: absmax per block, each value at its nearest NF4 level, a short last block, zero blocks"},
+            "qlora_linear": {"points": 3, "timeout": 30, "about": "QLoRALinear stores the weight in NF4 only, adds the LoRA update, trains lora_A and lora_B only"},
+        },
+    },
 }
 
 # Hard limit for one submission's whole grading run, in seconds.
