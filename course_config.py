@@ -454,6 +454,46 @@ WEEKS = {
             "sweep_points": {"points": 4, "timeout": 120, "about": "a 3-size sweep: exact N, reported losses equal to the returned weights' held-out loss, falling with size"},
         },
     },
+    "week9": {
+        "title": "InstructGPT: learning from human preferences",
+        "papers": [
+            {"title": "Training language models to follow instructions with human feedback", "authors": "Ouyang et al.", "year": 2022, "url": "https://arxiv.org/abs/2203.02155"},
+            {"title": "Proximal Policy Optimization Algorithms", "authors": "Schulman et al.", "year": 2017, "url": "https://arxiv.org/abs/1707.06347"},
+            {"title": "High-Dimensional Continuous Control Using Generalized Advantage Estimation", "authors": "Schulman et al.", "year": 2015, "url": "https://arxiv.org/abs/1506.02438"},
+            {"title": "Direct Preference Optimization: Your Language Model is Secretly a Reward Model", "authors": "Rafailov et al.", "year": 2023, "url": "https://arxiv.org/abs/2305.18290"},
+        ],
+        # toy.py is given finished: the tiny GPT, the digit task and the labeler's score every stage uses.
+        "modules": ["toy", "sft", "reward_model", "ppo", "dpo"],
+        "checks": {
+            # sft.py: demonstrations, the loss on the response only, the fine-tuning loop
+            "sft_batch": {"points": 2, "timeout": 30, "about": "prompt + response right-padded, labels on the response tokens only, -100 on the prompt and the padding"},
+            "sft_loss": {"points": 3, "timeout": 30, "about": "shifted cross-entropy averaged over the batch's response tokens, and its gradient"},
+            "train_sft_steps": {"points": 2, "timeout": 60, "about": "the first steps of train_sft on one demonstration give the losses of the spec's loop"},
+            "train_sft": {"points": 3, "timeout": 120, "about": "your train_sft teaches a tiny GPT to answer held-out prompts (95% of response tokens right)"},
+            # reward_model.py: the scalar head on the last token, the ranking loss, training judged on held-out pairs
+            "rm_structure": {"points": 1, "timeout": 30, "about": "RewardModel holds body (a TinyGPT) and head (Linear(n_embd, 1)) with the names the spec gives"},
+            "rm_last_token": {"points": 3, "timeout": 30, "about": "the reward is read at the last non-padding token, whatever the padding, and equals the reference's"},
+            "ranking_loss": {"points": 2, "timeout": 30, "about": "mean -log sigma(r_chosen - r_rejected) and its gradient: ties give log 2, margins of 200 stay finite"},
+            "preference_accuracy": {"points": 1, "timeout": 30, "about": "the share of pairs ranked strictly right: a tie counts as wrong"},
+            "train_rm_steps": {"points": 2, "timeout": 60, "about": "the first steps of train_reward_model on one pair give the losses of the spec's loop"},
+            "train_reward_model": {"points": 4, "timeout": 120, "about": "your trained reward model ranks 95% of held-out preference pairs right"},
+            # ppo.py: KL penalty, rewards, GAE, the clipped objectives, RLHF with PPO
+            "kl_penalty": {"points": 2, "timeout": 30, "about": "the k1, k2 and k3 estimates of KL(pi || pi_ref), with the right sign; ValueError for others"},
+            "shaped_rewards": {"points": 2, "timeout": 30, "about": "-beta * kl at every response token, plus the score at the last one, 0 on padding"},
+            "gae": {"points": 3, "timeout": 30, "about": "advantages and returns equal GAE's recursion for many gamma and lambda, lambda = 0 and 1 included"},
+            "gae_episode_boundaries": {"points": 2, "timeout": 30, "about": "no bootstrap and no advantage carried past an episode's end; next_value bootstraps an unfinished one"},
+            "whiten": {"points": 1, "timeout": 30, "about": "mean 0 and variance 1 over the masked positions, 0 elsewhere"},
+            "policy_loss": {"points": 3, "timeout": 30, "about": "the clipped surrogate loss and its gradient over the masked tokens, for ratios and advantages of both signs"},
+            "policy_loss_clipping": {"points": 2, "timeout": 30, "about": "no gradient where the ratio is clipped (above 1 + eps with A > 0, below 1 - eps with A < 0), full gradient otherwise"},
+            "value_loss": {"points": 2, "timeout": 30, "about": "0.5 * masked mean squared error, and its clipped form max(unclipped, clipped), with gradients"},
+            "train_ppo": {"points": 4, "timeout": 120, "about": "your PPO raises a tiny policy's score from 2.5 to 4.3 of 6 while its KL to the reference stays below 3 nats"},
+            # dpo.py: the DPO loss and training
+            "sequence_logprobs": {"points": 2, "timeout": 30, "about": "sum of the masked tokens' log-probabilities and its gradient, with bool and 0/1 masks"},
+            "dpo_loss": {"points": 3, "timeout": 30, "about": "-log sigma(beta * (chosen minus rejected log-ratios)) for several beta, its gradient, detached rewards"},
+            "train_dpo_steps": {"points": 2, "timeout": 60, "about": "the first steps of train_dpo on one pair give the losses of the spec's loop, the reference frozen"},
+            "train_dpo": {"points": 4, "timeout": 120, "about": "your DPO raises a tiny policy's score from 2.5 to 4 of 6 while its KL to the reference stays below 4 nats"},
+        },
+    },
     "week11": {
         "title": "LoRA: low-rank adaptation, and QLoRA",
         "papers": [
