@@ -522,6 +522,44 @@ WEEKS = {
             "qlora_linear": {"points": 3, "timeout": 30, "about": "QLoRALinear stores the weight in NF4 only, adds the LoRA update, trains lora_A and lora_B only"},
         },
     },
+    "week12": {
+        "title": "LLaMA: RMSNorm, SwiGLU, RoPE and grouped-query attention",
+        "papers": [
+            {"title": "LLaMA: Open and Efficient Foundation Language Models", "authors": "Touvron et al.", "year": 2023, "url": "https://arxiv.org/abs/2302.13971"},
+            {"title": "Root Mean Square Layer Normalization", "authors": "Zhang and Sennrich", "year": 2019, "url": "https://arxiv.org/abs/1910.07467"},
+            {"title": "RoFormer: Enhanced Transformer with Rotary Position Embedding", "authors": "Su et al.", "year": 2021, "url": "https://arxiv.org/abs/2104.09864"},
+            {"title": "GLU Variants Improve Transformer", "authors": "Shazeer", "year": 2020, "url": "https://arxiv.org/abs/2002.05202"},
+            {"title": "GQA: Training Generalized Multi-Query Transformer Models from Multi-Head Checkpoints", "authors": "Ainslie et al.", "year": 2023, "url": "https://arxiv.org/abs/2305.13245"},
+        ],
+        "modules": ["llama", "training"],
+        "checks": {
+            # llama.py: the parts
+            "rmsnorm": {"points": 2, "timeout": 30, "about": "x / sqrt(mean(x^2) + eps) * weight and its gradients, for several eps and input scales"},
+            "rope_matches_reference": {"points": 3, "timeout": 30, "about": "apply_rope rotates adjacent pairs by position · theta^(-2i/d_head), for any positions and theta"},
+            "rope_relative_position": {"points": 2, "timeout": 30, "about": "after RoPE, q · k depends only on the offset between their positions, and does change with it"},
+            "rope_preserves_norm": {"points": 1, "timeout": 30, "about": "RoPE keeps the length of every pair of elements, and position 0 leaves x unchanged"},
+            "swiglu": {"points": 2, "timeout": 30, "about": "bias-free w1, w2, w3 with their shapes; w2(silu(w1 x) * w3 x) and its gradients"},
+            "ffn_hidden_dim": {"points": 1, "timeout": 30, "about": "SwiGLU's hidden size: 11008 for LLaMA-7B, and the multiplier and rounding of LLaMA 2 and 3"},
+            "repeat_kv": {"points": 1, "timeout": 30, "about": "each key/value head repeated next to itself: head h is head h // n_rep"},
+            "gqa_matches_reference": {"points": 3, "timeout": 60, "about": "grouped-query attention equals the reference's for several head counts and positions, with gradients"},
+            "gqa_equals_mha": {"points": 1, "timeout": 30, "about": "with n_kv_heads == n_heads it is multi-head attention with RoPE"},
+            "multi_query_attention": {"points": 1, "timeout": 30, "about": "with n_kv_heads == 1 every query head shares one key/value head"},
+            "gqa_head_mapping": {"points": 2, "timeout": 30, "about": "query head h reads key/value head h // (n_heads // n_kv_heads)"},
+            "attention_causal": {"points": 1, "timeout": 30, "about": "changing later tokens leaves the attention's output at earlier positions unchanged"},
+            "llama_structure": {"points": 1, "timeout": 30, "about": "the parameter names of Meta's code, with their shapes, no biases, an untied output, nothing else in the state dict"},
+            "llama_parameter_count": {"points": 1, "timeout": 60, "about": "built on the meta device: LLaMA-7B has 6,738,415,616 parameters, and LLaMA 2 70B's size with GQA"},
+            "llama_matches_reference": {"points": 3, "timeout": 60, "about": "pre-norm blocks and the final RMSNorm: logits equal the reference's in float64, over several configs"},
+            "llama_gradients": {"points": 2, "timeout": 60, "about": "the gradient of every parameter equals the reference's"},
+            "kv_cache_forward": {"points": 3, "timeout": 60, "about": "chunks of one or more tokens through a KVCache give the logits of one pass, and len(cache) counts positions"},
+            "generate_greedy": {"points": 2, "timeout": 60, "about": "temperature 0 follows the argmax of the model's logits, with and without the cache"},
+            "generate_matches_reference": {"points": 2, "timeout": 60, "about": "sampled tokens equal the reference's for the same generator seed, with and without the cache"},
+            "kv_cache_generate": {"points": 3, "timeout": 60, "about": "your Llama generates the same tokens with and without the KV cache, greedy and sampled"},
+            # training.py: trained in your process, judged on the reference model with held-out sequences
+            "copy_batch": {"points": 1, "timeout": 30, "about": "inputs and targets with the loss on the copied half only, the input left unchanged"},
+            "copy_accuracy": {"points": 1, "timeout": 60, "about": "the share of copied symbols that greedy generation gets right, for a model the grader gives"},
+            "train_copy": {"points": 4, "timeout": 120, "about": "your trained Llama copies 80% of the symbols of held-out sequences by greedy generation"},
+        },
+    },
 }
 
 # Hard limit for one submission's whole grading run, in seconds.
