@@ -560,6 +560,31 @@ WEEKS = {
             "train_copy": {"points": 4, "timeout": 120, "about": "your trained Llama copies 80% of the symbols of held-out sequences by greedy generation"},
         },
     },
+    "bonus_palm": {
+        "title": "PaLM: parallel blocks and multi-query attention",
+        "papers": [
+            {"title": "PaLM: Scaling Language Modeling with Pathways", "authors": "Chowdhery et al.", "year": 2022, "url": "https://arxiv.org/abs/2204.02311"},
+            {"title": "Fast Transformer Decoding: One Write-Head is All You Need", "authors": "Shazeer", "year": 2019, "url": "https://arxiv.org/abs/1911.02150"},
+            {"title": "GLU Variants Improve Transformer", "authors": "Shazeer", "year": 2020, "url": "https://arxiv.org/abs/2002.05202"},
+        ],
+        "modules": ["palm"],
+        "checks": {
+            "palm_structure": {"points": 1, "timeout": 30, "about": "the parameters the API names, with their shapes: no biases, one LayerNorm per block, a tied output layer"},
+            "swiglu_matches_reference": {"points": 1, "timeout": 30, "about": "SwiGLU, down(Swish(gate(x)) * up(x)), equals the reference in float64"},
+            "mqa_matches_reference": {"points": 3, "timeout": 30, "about": "multi-query attention with RoPE equals the reference in float64, for 1 to 8 heads"},
+            "mqa_shared_kv": {"points": 2, "timeout": 30, "about": "one key and one value head, and the output of multi-head attention whose K/V heads are all that head"},
+            "mqa_causal": {"points": 1, "timeout": 30, "about": "changing later positions leaves the attention output of earlier ones unchanged"},
+            "parallel_block_formulation": {"points": 2, "timeout": 30, "about": "the block computes x + attn(ln(x)) + mlp(ln(x)) with its own modules, not the serial block"},
+            "parallel_block_matches_reference": {"points": 1, "timeout": 30, "about": "ParallelBlock equals the reference in float64"},
+            "palm_matches_reference": {"points": 2, "timeout": 60, "about": "PaLM's logits (scaled by 1/sqrt(d)) and loss equal the reference's in float64"},
+            "palm_gradients": {"points": 1, "timeout": 60, "about": "gradients of every parameter, the tied matrix's included, equal the reference's"},
+            "palm_causal": {"points": 1, "timeout": 30, "about": "changing later tokens leaves the logits of earlier positions unchanged"},
+            "palm_init_statistics": {"points": 1, "timeout": 60, "about": "N(0, 1/fan_in) matrices, an N(0, 1) embedding, LayerNorm gains of one"},
+            "kv_cache_forward": {"points": 3, "timeout": 60, "about": "chunks of one or more tokens through a KVCache give the logits of one pass"},
+            "kv_cache_size": {"points": 2, "timeout": 60, "about": "the cache holds 2 * d_head numbers per token and layer: n_head times fewer than multi-head attention"},
+            "generate_greedy": {"points": 2, "timeout": 60, "about": "greedy generation gives the argmax tokens, with and without the cache"},
+        },
+    },
 }
 
 # Hard limit for one submission's whole grading run, in seconds.
