@@ -494,6 +494,33 @@ WEEKS = {
             "train_dpo": {"points": 4, "timeout": 120, "about": "your DPO raises a tiny policy's score from 2.5 to 4 of 6 while its KL to the reference stays below 4 nats"},
         },
     },
+    "week10": {
+        "title": "Constitutional AI: harmlessness from AI feedback",
+        "papers": [
+            {"title": "Constitutional AI: Harmlessness from AI Feedback", "authors": "Bai et al.", "year": 2022, "url": "https://arxiv.org/abs/2212.08073"},
+            {"title": "RLAIF: Scaling Reinforcement Learning from Human Feedback with AI Feedback", "authors": "Lee et al.", "year": 2023, "url": "https://arxiv.org/abs/2309.00267"},
+            {"title": "Direct Preference Optimization: Your Language Model is Secretly a Reward Model", "authors": "Rafailov et al.", "year": 2023, "url": "https://arxiv.org/abs/2305.18290"},
+        ],
+        # Week 9's dpo.py is provided; policy.py is given finished: the toy assistant, its sampler and its pretraining.
+        "provided": {"dpo": "week9"},
+        "modules": ["policy", "constitution", "rlaif"],
+        "checks": {
+            # constitution.py: four principles, each a critique and a revision
+            "harmless_principle": {"points": 2, "timeout": 30, "about": "a critique exactly when a forbidden word appears; the revision puts REDACT in its place, everywhere"},
+            "concise_principle": {"points": 2, "timeout": 30, "about": "a critique exactly when a token repeats more than twice in a row; the revision cuts every such run to two"},
+            "ends_principle": {"points": 2, "timeout": 30, "about": "empty, unended or continued responses are critiqued; the revision cuts after the first EOS or adds one"},
+            "short_principle": {"points": 1, "timeout": 30, "about": "more than 8 tokens is critiqued; the revision keeps the first 7 and ends with EOS"},
+            "violations": {"points": 2, "timeout": 30, "about": "the names of the violated principles of the constitution you are given, in its order"},
+            "task_success": {"points": 2, "timeout": 30, "about": "the allowed words of the prompt, in order and alone, before the first EOS; forbidden words and REDACT ignored"},
+            "critique_and_revise": {"points": 4, "timeout": 60, "about": "one revision per round by the first violated principle, until clean or max_rounds; the history of critiques"},
+            # rlaif.py: the AI labeller, the pairs, the tensors for DPO, the pipeline and its training
+            "ai_preference": {"points": 3, "timeout": 30, "about": "fewer violations wins, then task success; a tie is None, with any constitution"},
+            "preference_pairs": {"points": 2, "timeout": 30, "about": "pairs with a preference kept in order as (chosen, rejected), ties dropped, and their prompts"},
+            "pair_batch": {"points": 3, "timeout": 30, "about": "prompt + response + PAD to the longest response of both lists; the mask exactly on the response tokens"},
+            "feedback_pairs": {"points": 3, "timeout": 60, "about": "two samples a, b per prompt; (a, revised b) labelled; the same tensors as the reference for the same generator"},
+            "train_cai": {"points": 5, "timeout": 120, "about": "your RL-CAI with DPO cuts the violation rate of a helpful-only policy by 20 points and keeps its task success"},
+        },
+    },
     "week11": {
         "title": "LoRA: low-rank adaptation, and QLoRA",
         "papers": [
