@@ -587,6 +587,48 @@ WEEKS = {
             "train_copy": {"points": 4, "timeout": 120, "about": "your trained Llama copies 80% of the symbols of held-out sequences by greedy generation"},
         },
     },
+    "bonus_rnn": {
+        "title": "Bonus: recurrent networks (RNN, GRU, LSTM, attention seq2seq)",
+        "papers": [
+            {"title": "The Unreasonable Effectiveness of Recurrent Neural Networks", "authors": "Karpathy", "year": 2015, "url": "http://karpathy.github.io/2015/05/21/rnn-effectiveness/"},
+            {"title": "Long Short-Term Memory", "authors": "Hochreiter and Schmidhuber", "year": 1997, "url": "https://doi.org/10.1162/neco.1997.9.8.1735"},
+            {"title": "Learning Phrase Representations using RNN Encoder-Decoder for Statistical Machine Translation", "authors": "Cho et al.", "year": 2014, "url": "https://arxiv.org/abs/1406.1078"},
+            {"title": "Neural Machine Translation by Jointly Learning to Align and Translate", "authors": "Bahdanau, Cho and Bengio", "year": 2014, "url": "https://arxiv.org/abs/1409.0473"},
+        ],
+        "modules": ["cells", "char_rnn", "seq2seq"],
+        "data": ["tinyshakespeare.txt"],
+        "checks": {
+            # cells.py: the three cells against torch's, unrolling, the forget bias
+            "cell_structure": {"points": 1, "timeout": 30, "about": "RNNCell, GRUCell and LSTMCell have torch's parameter names and shapes, with and without biases"},
+            "cell_init": {"points": 1, "timeout": 30, "about": "every parameter starts U(-1/sqrt(H), 1/sqrt(H)), as torch's cells do"},
+            "rnn_cell_matches_torch": {"points": 1, "timeout": 30, "about": "RNNCell equals nn.RNNCell holding the same weights in float64, with and without a state"},
+            "gru_cell_matches_torch": {"points": 3, "timeout": 30, "about": "GRUCell equals nn.GRUCell holding the same weights in float64: gates r, z, n; r scales W_hn h + b_hn"},
+            "lstm_cell_matches_torch": {"points": 3, "timeout": 30, "about": "LSTMCell's (h, c) equal nn.LSTMCell's holding the same weights in float64: gates i, f, g, o"},
+            "cell_gradients": {"points": 2, "timeout": 30, "about": "gradients with respect to the input, the state and every parameter equal those of torch's cells"},
+            "unroll_matches_torch": {"points": 2, "timeout": 30, "about": "unroll equals nn.RNN, nn.GRU and nn.LSTM (batch_first) with the same weights, from zeros and from a given state"},
+            "unroll_masking": {"points": 2, "timeout": 30, "about": "with a mask, padded steps carry the state unchanged: the final state is the one after each row's last real step"},
+            "lstm_forget_bias": {"points": 1, "timeout": 30, "about": "init_forget_bias makes the forget gate's biases (rows H to 2H) sum to the value and changes nothing else"},
+            # char_rnn.py: the model, truncated BPTT and sampling; training judged on the reference model
+            "char_rnn_structure": {"points": 1, "timeout": 30, "about": "CharRNN's parameter names and shapes for each cell; an LSTM's forget bias starts at 1"},
+            "char_rnn_forward": {"points": 3, "timeout": 30, "about": "logits and final state equal the reference's in float64 for RNN, GRU and LSTM cells, from zeros and from a given state"},
+            "char_rnn_state_carried": {"points": 1, "timeout": 30, "about": "a text fed in pieces, each with the state the piece before returned, gives the logits of one pass"},
+            "batchify": {"points": 1, "timeout": 30, "about": "B contiguous streams of N // B ids each, the remainder dropped"},
+            "evaluate_lm": {"points": 2, "timeout": 30, "about": "the mean loss over every window in order, the state carried from window to window, in eval mode"},
+            "tbptt_protocol": {"points": 3, "timeout": 60, "about": "training reads the windows in order and carries the state, detached, between steps; each pass restarts from None"},
+            "train_char_rnn": {"points": 3, "timeout": 120, "about": "your train_char_rnn takes a 128-wide LSTM below 2.40 nats per character on held-out Shakespeare in 150 steps"},
+            "sample_matches_reference": {"points": 2, "timeout": 30, "about": "sampled characters equal the reference's for the same generator seed and temperature; temperature 0 is greedy"},
+            # seq2seq.py: additive attention, the encoder-decoder, greedy decoding; training judged on the reference model
+            "attention_matches_reference": {"points": 3, "timeout": 30, "about": "the context and weights equal the reference's additive attention in float64, for several sizes and masks"},
+            "attention_masking": {"points": 2, "timeout": 30, "about": "padded positions get weight exactly 0 and changing them changes nothing; the weights sum to 1 over the source"},
+            "encoder_matches_reference": {"points": 2, "timeout": 30, "about": "the annotations at real positions and the final state (after each row's last real token) equal the reference's"},
+            "decoder_step": {"points": 2, "timeout": 30, "about": "one Decoder step's logits, new state and attention weights equal the reference's in float64"},
+            "seq2seq_forward": {"points": 3, "timeout": 30, "about": "teacher-forced logits and attention weights equal the reference's in float64"},
+            "seq2seq_gradients": {"points": 2, "timeout": 30, "about": "the gradient of every parameter equals the reference's"},
+            "seq2seq_loss": {"points": 1, "timeout": 30, "about": "the mean cross-entropy over the non-PAD targets only"},
+            "greedy_decode": {"points": 2, "timeout": 30, "about": "greedy tokens equal the reference's: the argmax fed back, PAD after each row's EOS"},
+            "train_seq2seq": {"points": 3, "timeout": 120, "about": "your trained model, loaded into the reference, reverses 85% of held-out sequences exactly"},
+        },
+    },
     "bonus_palm": {
         "title": "PaLM: parallel blocks and multi-query attention",
         "papers": [
