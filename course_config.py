@@ -629,6 +629,27 @@ WEEKS = {
             "train_seq2seq": {"points": 3, "timeout": 120, "about": "your trained model, loaded into the reference, reverses 85% of held-out sequences exactly"},
         },
     },
+    "bonus_cot": {
+        "title": "Chain of thought: a scratchpad against answer-only training",
+        "papers": [
+            {"title": "Chain-of-Thought Prompting Elicits Reasoning in Large Language Models", "authors": "Wei et al.", "year": 2022, "url": "https://arxiv.org/abs/2201.11903"},
+            {"title": "Show Your Work: Scratchpads for Intermediate Computation with Language Models", "authors": "Nye et al.", "year": 2021, "url": "https://arxiv.org/abs/2112.00114"},
+        ],
+        # Week 6's finished GPT is the model both formats train.
+        "provided": {"gpt": "week6"},
+        "modules": ["scratchpad", "experiment"],
+        "checks": {
+            # scratchpad.py: the formats, the loss mask, the parser
+            "format_answer_only": {"points": 1, "timeout": 30, "about": "answer-only prompts and completions, token for token, for 1 to 8 terms and edge cases"},
+            "format_scratchpad": {"points": 2, "timeout": 30, "about": "scratchpad completions hold every running total, then = and the last digit, including totals past 9 and zeros"},
+            "make_batch_mask": {"points": 2, "timeout": 30, "about": "inputs and next-token targets with the loss on exactly the completion, in both formats"},
+            "parse_answer": {"points": 2, "timeout": 30, "about": "the number after the = that ends the text before the first END; None for malformed outputs"},
+            # experiment.py: decoding, solving, and the experiment judged on the reference model
+            "greedy_generate": {"points": 1, "timeout": 30, "about": "each new token is the argmax of the model's logits given the whole sequence so far"},
+            "solve": {"points": 2, "timeout": 30, "about": "prompts of the right format, greedy completions of the right length, parsed, in eval mode"},
+            "scratchpad_beats_answer_only": {"points": 4, "timeout": 180, "about": "with the same budget, your scratchpad model solves 80% of new problems, 50 points more than your answer-only one"},
+        },
+    },
     "bonus_palm": {
         "title": "PaLM: parallel blocks and multi-query attention",
         "papers": [
