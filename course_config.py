@@ -59,6 +59,8 @@ WEEKS = {
         ],
         # Exercise modules, in teaching order; each has a visible test file test_<module>.py.
         "modules": ["attention", "positional_encoding", "multi_head_attention"],
+        # Figures drawn at the end of the notebook by the notebook's own code (`course plot KIND`).
+        "plots": ["attention", "positional-encoding"],
         "checks": {
             # attention.py: scaled_dot_product_attention and causal_mask
             "sdpa_shapes": {
@@ -163,6 +165,7 @@ WEEKS = {
             {"title": "Layer Normalization", "authors": "Ba, Kiros and Hinton", "year": 2016, "url": "https://arxiv.org/abs/1607.06450"},
         ],
         "modules": ["layer_norm", "batch_norm", "residual"],
+        "plots": ["norms", "gradient-flow"],
         "checks": {
             # layer_norm.py: layer_norm and LayerNorm
             "ln_matches_builtin": {
@@ -258,6 +261,7 @@ WEEKS = {
         # folders by `course build` and laid over the submission by the grader.
         "provided": {"attention": "week1", "positional_encoding": "week1", "multi_head_attention": "week1"},
         "modules": ["data", "transformer", "training", "decoding"],
+        "plots": ["transformer-training", "transformer-attention"],
         "checks": {
             # data.py
             "data_batches": {"points": 2, "timeout": 30, "about": "BOS/EOS/PAD layout, shapes, lengths and the copy, reverse and sort targets of make_batch"},
@@ -322,6 +326,7 @@ WEEKS = {
         ],
         "provided": {"attention": "week1", "multi_head_attention": "week1"},
         "modules": ["bpe", "gpt1", "training"],
+        "plots": ["lm-loss"],
         "data": ["tinyshakespeare.txt"],
         "checks": {
             # bpe.py: merge, train_bpe, Tokenizer
@@ -358,6 +363,7 @@ WEEKS = {
             {"title": "Using the Output Embedding to Improve Language Models", "authors": "Press and Wolf", "year": 2017, "url": "https://arxiv.org/abs/1608.05859"},
         ],
         "modules": ["gpt", "optim", "sampling"],
+        "plots": ["gpt-loss"],
         "checks": {
             # gpt.py
             "gpt_structure": {"points": 1, "timeout": 30, "about": "the parameters the API names, with their shapes, with and without biases"},
@@ -430,6 +436,7 @@ WEEKS = {
         ],
         # model.py is given finished (the GPT the sweep trains); the grader judges weights in the reference copy.
         "modules": ["power_law", "chinchilla", "model", "sweep"],
+        "plots": ["scaling-law"],
         "data": ["tinyshakespeare.txt"],
         "checks": {
             # power_law.py: the law, its objective, the fitter

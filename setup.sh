@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up the course kit on a fresh machine and grade Week 1's reference solution.
+# Set up the course kit on a fresh machine and grade every week's reference solution.
 #
 #   bash setup.sh            # makes .venv, installs everything, runs the main job
 #
@@ -37,8 +37,17 @@ VENV_PY=.venv/bin/python
 echo "== generated files in step with source/?"
 .venv/bin/course build --check
 WEEKS=$(.venv/bin/python -c "from coursekit.config import load_course; print(*load_course().weeks)")
+JOBS=$(nproc 2>/dev/null || echo 2)
+echo "== grading each week's reference solution with the hidden suite, $JOBS at a time"
+status=0
+printf '%s\n' $WEEKS | xargs -P "$JOBS" -I{} sh -c \
+    '.venv/bin/course grade "$1" --submission "solutions/$1" --json "results-$1.json" > "results-$1.log" 2>&1' _ {} ||
+    status=$?
 for week in $WEEKS; do
-    echo "== grading the $week reference solution with the hidden suite"
-    .venv/bin/course grade "$week" --submission "solutions/$week" --json "results-$week.json"
+    cat "results-$week.log"
 done
+if [ "$status" != 0 ]; then
+    echo "setup: grading a reference solution failed (see above)" >&2
+    exit 1
+fi
 echo "== done: results in results-WEEK.json; run 'source .venv/bin/activate' to use 'course'"

@@ -192,6 +192,25 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_plot(args) -> int:
+    from pathlib import Path
+
+    from . import plots
+
+    course = load_course(args.root)
+    kind = plots.KINDS[args.kind]
+    code = Path(args.code) if args.code else course.path("exercises", kind.week)
+    out = Path(args.out) if args.out else course.path("plots", f"{args.kind}.png")
+    options = {"steps": args.steps} if args.steps and kind.trains else {}
+    if args.run:
+        if args.kind != "gpt-loss":
+            raise CourseError("--run goes with gpt-loss only")
+        options["run"] = args.run
+    plots.plot(args.kind, code=code, device=args.device, out=out, **options)
+    print(f"wrote {out}")
+    return 0
+
+
 def _setting(key: str, value: str):
     """A --set value in the type of the TrainConfig field it sets."""
     from dataclasses import fields
@@ -315,6 +334,22 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="any other setting, e.g. --set n_layer=6")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
+
+    from .plots import KINDS
+
+    pl = sub.add_parser(
+        "plot",
+        help="draw a figure with a week's own code: " + ", ".join(KINDS),
+        description="\n".join(f"{name} ({kind.week}): {kind.about}" for name, kind in KINDS.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    pl.add_argument("kind", choices=list(KINDS), metavar="KIND", help="one of: " + ", ".join(KINDS))
+    pl.add_argument("--code", metavar="DIR", help="folder with the week's modules (default: exercises/WEEK)")
+    pl.add_argument("--out", metavar="FILE", help="the PNG to write (default: plots/KIND.png)")
+    pl.add_argument("--device", default=default_device(), help="torch device (default: cuda if present)")
+    pl.add_argument("--steps", type=int, help="training steps, for the plots that train (default: the plot's own)")
+    pl.add_argument("--run", metavar="DIR", help="gpt-loss: plot a `course train gpt` run's history instead")
+    pl.set_defaults(func=cmd_plot)
     return p
 
 

@@ -44,6 +44,8 @@ class Week:
     provided: dict[str, str] = field(default_factory=dict, hash=False)
     # Data files from the course's data/ folder, copied next to the week's modules.
     data: tuple[str, ...] = ()
+    # Figures (kinds of `course plot`) that the week's notebook draws at its end with the notebook's code.
+    plots: tuple[str, ...] = ()
 
     @property
     def max_score(self) -> float:
@@ -132,6 +134,7 @@ def _week(name: str, spec: dict) -> Week:
             checks=checks,
             provided=dict(spec.get("provided", {})),
             data=tuple(spec.get("data", ())),
+            plots=tuple(spec.get("plots", ())),
         )
     except (KeyError, TypeError) as exc:
         raise CourseError(f"{CONFIG_NAME}: week {name!r} is malformed ({exc!r})") from exc

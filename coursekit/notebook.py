@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+from .config import CourseError
 from .markers import has_solution
 
 KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
@@ -100,6 +101,48 @@ isolated process. The test cells above are for you: passing them is a good
 sign, not a grade. Each check below gives a one-line reason when it fails."""
 
 
+LOOK_INTRO = """## Look at your model
+
+The cell below draws {what} with the code of this notebook{trains}:
+
+{items}
+
+Each figure is also saved in `plots/` next to this notebook. Until the code a
+figure needs is written, the cell stops with the TODO it needs. Outside the
+notebook, `course plot KIND` draws the same figures from `exercises/{week}`
+(`--code solutions/{week}` for the reference); see `course plot --help`."""
+
+LOOK_IMPORT = """try:
+    from coursekit import plots
+except ImportError as exc:  # a kernel without the course kit
+    raise ImportError("the figures come with the course kit: use the course's .venv kernel (bash setup.sh)") from exc
+"""
+
+
+def look_text(week) -> str:
+    """The markdown of the notebook's closing "Look at your model" section."""
+    from .plots import KINDS
+
+    unknown = [kind for kind in week.plots if kind not in KINDS]
+    if unknown:
+        raise CourseError(f"{week.name}: unknown plot(s) {', '.join(unknown)}; known: {', '.join(KINDS)}")
+    items = "\n".join(f"- **{kind}**: {KINDS[kind].about}." for kind in week.plots)
+    what = "a figure" if len(week.plots) == 1 else f"{len(week.plots)} figures"
+    trains = (
+        " (it trains small models first: a minute or two on a CPU)"
+        if any(KINDS[kind].trains for kind in week.plots)
+        else ""
+    )
+    return LOOK_INTRO.format(what=what, trains=trains, items=items, week=week.name)
+
+
+def look_code(week) -> str:
+    """The code cell that draws them; the kit's import sits in a `try`, so that grading a
+    notebook (which keeps only top-level definitions and imports) never takes it in."""
+    calls = "\n".join(f"display(plots.{kind.replace('-', '_')}(code=globals()))" for kind in week.plots)
+    return f"{LOOK_IMPORT}\n{calls}"
+
+
 def build_notebook(
     week, lesson: str, modules: dict[str, str], tests: dict[str, str], provided: set[str] = frozenset()
 ) -> nbformat.NotebookNode:
@@ -163,6 +206,9 @@ def build_notebook(
             locked=True,
             points=check.points,
         )
+    if week.plots:
+        add(new_markdown_cell(look_text(week)), "look-at-your-model", locked=True)
+        add(new_code_cell(look_code(week)), "look-at-your-model-plots", locked=True)
     ids = [cell.id for cell in cells]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:

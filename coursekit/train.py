@@ -88,18 +88,19 @@ PRESETS = {
 # --- the model's code: a week folder's modules, loaded under private names ---
 
 
-def load_modules(folder: Path, names, prefix: str) -> types.SimpleNamespace:
+def load_modules(folder: Path, names, prefix: str, replace: dict | None = None) -> types.SimpleNamespace:
     """Import the modules `names` of `folder` (which import each other by plain name) without
-    leaving them in sys.modules under those names."""
+    leaving them in sys.modules under those names; `replace` maps a name to another file."""
     folder = Path(folder)
-    missing = [f"{n}.py" for n in names if not (folder / f"{n}.py").is_file()]
+    paths = {n: Path((replace or {}).get(n, folder / f"{n}.py")) for n in names}
+    missing = [f"{n}.py" for n in names if not paths[n].is_file()]
     if missing:
         raise FileNotFoundError(f"{folder} has no {', '.join(missing)}")
     saved = {n: sys.modules.get(n) for n in names}
     modules = {}
     try:
         for name in names:
-            spec = importlib.util.spec_from_file_location(f"{prefix}_{name}", folder / f"{name}.py")
+            spec = importlib.util.spec_from_file_location(f"{prefix}_{name}", paths[name])
             module = importlib.util.module_from_spec(spec)
             sys.modules[name] = module
             spec.loader.exec_module(module)

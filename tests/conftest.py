@@ -82,6 +82,26 @@ def grade_many(jobs: list[dict], workdir: Path, processes: int = 2) -> list[dict
     return results
 
 
+def hint_misses(week: str, graded: dict) -> list[str]:
+    """The bugs of graders/WEEK/hints.toml whose own hint is in no reason of theirs: each bug,
+    graded in `graded` as "bug:NAME", must get its hint on at least one check it failed."""
+    from coursekit.config import load_course
+    from coursekit.grading.hints import load_table
+
+    course = load_course(ROOT)
+    table = load_table(course, course.week(week))
+    misses = list(table.problems)
+    for hint in table.hints:
+        report = graded.get(f"bug:{hint.bug}")
+        if report is None:
+            misses.append(f"{hint.bug}: not graded")
+            continue
+        reasons = [t["output"] for t in report["tests"] if t["status"] == "failed" and t["name"] in hint.checks]
+        if not any(r.endswith(f"Hint: {hint.text}") for r in reasons):
+            misses.append(f"{hint.bug}: {reasons[:2]}")
+    return misses
+
+
 def scores(report: dict) -> dict:
     return {t["name"]: t for t in report["tests"]}
 

@@ -17,7 +17,9 @@ import sys
 
 import pytest
 import torch
-from conftest import ROOT, classic_cases, grade_many, make_submission
+from conftest import ROOT, classic_cases, grade_many, hint_misses, make_submission
+
+pytestmark = pytest.mark.xdist_group("test_bonus_cot_grading")  # one xdist worker runs the whole file
 
 WEEK = "bonus_cot"
 TRAINING = {"scratchpad_beats_answer_only"}
@@ -202,3 +204,8 @@ def test_toy_models_follow_the_cache_and_the_script():
         )
         with pytest.raises(RuntimeError):
             script.train()(problems[:, :3])
+
+
+def test_hints_name_their_bugs(graded):
+    """Each classic bug of graders/bonus_cot/hints.toml gets its own hint when it fails."""
+    assert not hint_misses("bonus_cot", graded)

@@ -20,7 +20,9 @@ import sys
 
 import pytest
 import torch
-from conftest import ROOT, classic_cases, grade_many, make_submission
+from conftest import ROOT, classic_cases, grade_many, hint_misses, make_submission
+
+pytestmark = pytest.mark.xdist_group("test_bonus_palm_grading")  # one xdist worker runs the whole file
 
 WEEK = "bonus_palm"
 
@@ -146,3 +148,8 @@ def test_grader_multi_head_attention_with_one_repeated_head_is_the_reference():
                         w["o_proj.weight"], 4, 500.0)  # fmt: skip
     with torch.no_grad():
         torch.testing.assert_close(attn(x), expected, atol=1e-12, rtol=1e-10)
+
+
+def test_hints_name_their_bugs(graded):
+    """Each classic bug of graders/bonus_palm/hints.toml gets its own hint when it fails."""
+    assert not hint_misses("bonus_palm", graded)

@@ -18,7 +18,9 @@ import sys
 
 import pytest
 import torch
-from conftest import ROOT, classic_cases, grade_many, make_submission
+from conftest import ROOT, classic_cases, grade_many, hint_misses, make_submission
+
+pytestmark = pytest.mark.xdist_group("test_bonus_rnn_grading")  # one xdist worker runs the whole file
 
 WEEK = "bonus_rnn"
 MODULES = ("cells", "char_rnn", "seq2seq")
@@ -231,3 +233,8 @@ def test_grader_data_is_the_students_data():
     assert torch.equal(toys.encode_chars(sample, toys.char_vocab(text)), vocab.encode(sample))
     data = torch.arange(103)
     assert torch.equal(toys.streams(data, 4), char_rnn.batchify(data, 4))
+
+
+def test_hints_name_their_bugs(graded):
+    """Each classic bug of graders/bonus_rnn/hints.toml gets its own hint when it fails."""
+    assert not hint_misses("bonus_rnn", graded)

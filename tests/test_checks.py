@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from coursekit.grading.checks import CheckFailed, expect_close, expect_tensor, forbidden_names
+from coursekit.grading.checks import CheckFailed, expect_causal, expect_close, expect_tensor, forbidden_names
 
 FORBIDDEN = {"scaled_dot_product_attention", "MultiheadAttention", "multi_head_attention_forward"}
 
@@ -48,3 +48,30 @@ def test_expect_tensor_checks_type_shape_dtype_and_finiteness():
         expect_tensor(torch.zeros(2), "out", dtype=torch.float64)
     with pytest.raises(CheckFailed, match="inf"):
         expect_tensor(torch.tensor([float("inf")]), "out")
+
+
+@pytest.mark.parametrize("got, expected, words", [
+    ((5, 3), (3, 5), "another order"),
+    ((2, 4, 5), (2, 3, 5), "only dimension 1 is off (4 instead of 3)"),
+    ((2, 1, 5), (2, 5), "dimensions of size 1"),
+    ((2, 4, 3, 5), (2, 4, 15), "dimensions 2 and 3 should be one"),
+    ((2, 60), (2, 4, 15), "dimension 1 should be split in two, 4 x 15"),
+])  # fmt: skip
+def test_a_wrong_shape_is_explained(got, expected, words):
+    with pytest.raises(CheckFailed, match="has shape") as info:
+        expect_tensor(torch.zeros(got), "out", shape=expected)
+    assert words in str(info.value)
+
+
+def test_expect_causal_names_the_first_position_that_sees_the_future():
+    base = torch.randn(2, 6, 3, dtype=torch.float64)
+    later = base.clone()
+    later[:, 4:] += 1.0  # only positions 4 and 5 moved: causal
+    expect_causal(later, base, 4, "logits", atol=1e-12, rtol=0)
+    leaky = later.clone()
+    leaky[1, 2, 0] += 1e-6  # position 2 moved too
+    leaky[0, 3, 1] += 1e-6
+    with pytest.raises(CheckFailed, match="position 2 changed when only positions 4 and later did"):
+        expect_causal(leaky, base, 4, "logits", atol=1e-12, rtol=0)
+    with pytest.raises(CheckFailed, match="position 2 changed when only positions 3 and later did"):
+        expect_causal(leaky.transpose(0, 1), base.transpose(0, 1), 3, "logits", atol=1e-12, rtol=0, dim=0)

@@ -16,7 +16,7 @@ import pytest
 from conftest import ROOT
 from nbclient import NotebookClient
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_instructor")]
 
 COURSE = "llm-from-scratch"
 # attention.py's checks: what a student who finished only that module earns.

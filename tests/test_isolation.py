@@ -24,6 +24,8 @@ from coursekit.config import load_course
 from coursekit.grading import sandbox
 from coursekit.grading.client import Submission, SubmissionTimeout
 
+pytestmark = pytest.mark.xdist_group("test_isolation")  # one xdist worker runs the whole file
+
 CASES_DIR = ROOT / "tests" / "submissions" / "week1"
 FILES = load_course(ROOT).week("week1").files
 QUICK = ["sdpa_shapes", "sdpa_matches_reference", "causal_mask", "pe_values", "mha_matches_reference"]  # fmt: skip

@@ -10,6 +10,8 @@ from conftest import ROOT
 
 from coursekit import cli, train
 
+pytestmark = pytest.mark.xdist_group("test_train")  # one xdist worker runs the whole file
+
 TEXT = (ROOT / "data" / "tinyshakespeare.txt").read_text(encoding="utf-8")[:60_000]
 TINY = dict(
     n_layer=1, n_head=2, n_embd=32, block_size=32, batch_size=8, max_iters=60, warmup_iters=5,

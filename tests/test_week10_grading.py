@@ -17,7 +17,9 @@ import sys
 
 import pytest
 import torch
-from conftest import ROOT, classic_cases, grade_many, make_submission
+from conftest import ROOT, classic_cases, grade_many, hint_misses, make_submission
+
+pytestmark = pytest.mark.xdist_group("test_week10_grading")  # one xdist worker runs the whole file
 
 WEEK = "week10"
 TRAINING = {"train_cai"}
@@ -211,3 +213,8 @@ def test_starting_policy_rates():
     held = toys.sample_prompts(toys.HELD_OUT, torch.Generator().manual_seed(toys.HELD_OUT_SEED))
     v, s = toys.rates(model, held, torch.Generator().manual_seed(toys.RATES_SEED))
     assert abs(v - toys.START_VIOLATIONS) <= 0.03 and abs(s - toys.START_SUCCESS) <= 0.03, (v, s)
+
+
+def test_hints_name_their_bugs(graded):
+    """Each classic bug of graders/week10/hints.toml gets its own hint when it fails."""
+    assert not hint_misses("week10", graded)

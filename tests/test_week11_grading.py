@@ -16,7 +16,9 @@ import sys
 
 import pytest
 import torch
-from conftest import ROOT, classic_cases, grade_many, make_submission
+from conftest import ROOT, classic_cases, grade_many, hint_misses, make_submission
+
+pytestmark = pytest.mark.xdist_group("test_week11_grading")  # one xdist worker runs the whole file
 
 WEEK = "week11"
 TRAINING = {"finetune_lora"}
@@ -182,3 +184,8 @@ def test_grader_nf4_levels_are_the_students():
     levels = week11_toys.NF4_LEVELS
     assert levels.numel() == 16 and torch.all(levels[1:] > levels[:-1])
     assert levels[0] == -1 and levels[7] == 0 and levels[-1] == 1
+
+
+def test_hints_name_their_bugs(graded):
+    """Each classic bug of graders/week11/hints.toml gets its own hint when it fails."""
+    assert not hint_misses("week11", graded)

@@ -16,7 +16,9 @@ import sys
 
 import pytest
 import torch
-from conftest import ROOT, classic_cases, grade_many, make_submission
+from conftest import ROOT, classic_cases, grade_many, hint_misses, make_submission
+
+pytestmark = pytest.mark.xdist_group("test_week12_grading")  # one xdist worker runs the whole file
 
 WEEK = "week12"
 TRAINING = {"train_copy"}
@@ -163,3 +165,8 @@ def test_toy_copier_slips_as_documented():
     generated = students.copy_accuracy(toy, seqs)
     forced = (toy(seqs[:, :-1])[:, week12_toys.N_COPY :].argmax(-1) == seqs[:, week12_toys.N_COPY + 1 :]).float().mean()
     assert 0.2 < generated < 0.9 and forced.item() - generated > 0.2
+
+
+def test_hints_name_their_bugs(graded):
+    """Each classic bug of graders/week12/hints.toml gets its own hint when it fails."""
+    assert not hint_misses("week12", graded)

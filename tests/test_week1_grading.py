@@ -15,7 +15,9 @@ test then asserts on its own submission's report.
 """
 
 import pytest
-from conftest import ROOT, classic_cases, grade_many, make_submission, scores
+from conftest import ROOT, classic_cases, grade_many, hint_misses, make_submission, scores
+
+pytestmark = pytest.mark.xdist_group("test_week1_grading")  # one xdist worker runs the whole file
 
 SDPA_CHECKS = [
     "sdpa_shapes", "sdpa_matches_reference", "sdpa_matches_builtin", "sdpa_masks", "sdpa_fully_masked_rows",
@@ -220,3 +222,8 @@ def test_builtin_reached_at_run_time_earns_nothing_for_its_part(graded):
 def test_conftest_in_submission_is_ignored(graded):
     report = graded["hostile:rigged_conftest"]
     assert report["score"] == 0
+
+
+def test_hints_name_their_bugs(graded):
+    """Each classic bug of graders/week1/hints.toml gets its own hint when it fails."""
+    assert not hint_misses("week1", graded)

@@ -11,7 +11,9 @@ module-scoped `graded` fixture; each test then asserts on its own report.
 """
 
 import pytest
-from conftest import ROOT, classic_cases, grade_many, make_submission, scores
+from conftest import ROOT, classic_cases, grade_many, hint_misses, make_submission, scores
+
+pytestmark = pytest.mark.xdist_group("test_week2_grading")  # one xdist worker runs the whole file
 
 WEEK = "week2"
 LN_CHECKS = ["ln_matches_builtin", "ln_module", "ln_gradients", "ln_numerical_stability", "ln_large_eps"]
@@ -98,3 +100,8 @@ def test_correct_variant_earns_full_marks(graded, name):
     report = graded[f"correct:{name}"]
     failed = {t["name"]: t["output"] for t in report["tests"] if t["status"] != "passed"}
     assert not failed, f"{name}: {failed}"
+
+
+def test_hints_name_their_bugs(graded):
+    """Each classic bug of graders/week2/hints.toml gets its own hint when it fails."""
+    assert not hint_misses("week2", graded)

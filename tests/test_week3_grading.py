@@ -10,7 +10,9 @@ module-scoped `graded` fixture; each test then asserts on its own report.
 """
 
 import pytest
-from conftest import ROOT, classic_cases, grade_many, make_submission, scores
+from conftest import ROOT, classic_cases, grade_many, hint_misses, make_submission, scores
+
+pytestmark = pytest.mark.xdist_group("test_week3_grading")  # one xdist worker runs the whole file
 
 WEEK = "week3"
 # Training checks take seconds each: run them for this classic bug only, the other checks for every bug.
@@ -85,3 +87,8 @@ def test_correct_variant_earns_full_marks(graded, name):
     report = graded[f"correct:{name}"]
     failed = {t["name"]: t["output"] for t in report["tests"] if t["status"] != "passed"}
     assert not failed, f"{name}: {failed}"
+
+
+def test_hints_name_their_bugs(graded):
+    """Each classic bug of graders/week3/hints.toml gets its own hint when it fails."""
+    assert not hint_misses("week3", graded)

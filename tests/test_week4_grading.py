@@ -16,7 +16,9 @@ import sys
 
 import pytest
 import torch
-from conftest import ROOT, classic_cases, grade_many, make_submission
+from conftest import ROOT, classic_cases, grade_many, hint_misses, make_submission
+
+pytestmark = pytest.mark.xdist_group("test_week4_grading")  # one xdist worker runs the whole file
 
 WEEK = "week4"
 TRAINING = {"pretrain_mlm", "finetune_classifier"}
@@ -124,3 +126,8 @@ def test_grader_language_is_the_students_language():
     config = students.language_config()
     for field, value in week4_toys.config_fields().items():
         assert getattr(config, field) == value, field
+
+
+def test_hints_name_their_bugs(graded):
+    """Each classic bug of graders/week4/hints.toml gets its own hint when it fails."""
+    assert not hint_misses("week4", graded)

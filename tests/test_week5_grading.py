@@ -16,7 +16,9 @@ import sys
 
 import pytest
 import torch
-from conftest import ROOT, classic_cases, grade_many, make_submission
+from conftest import ROOT, classic_cases, grade_many, hint_misses, make_submission
+
+pytestmark = pytest.mark.xdist_group("test_week5_grading")  # one xdist worker runs the whole file
 
 WEEK = "week5"
 TRAINING = {"train_char_lm"}
@@ -147,3 +149,8 @@ def test_grader_text_is_unicode_without_surrogates():
         s.encode("utf-8")  # raises on a lone surrogate
     joined = "".join(strings)
     assert any(ord(c) > 0xFFFF for c in joined) and any("\u0300" <= c <= "\u036f" for c in joined)
+
+
+def test_hints_name_their_bugs(graded):
+    """Each classic bug of graders/week5/hints.toml gets its own hint when it fails."""
+    assert not hint_misses("week5", graded)

@@ -18,7 +18,9 @@ reference), so every check runs for every submission.
 
 import pytest
 import torch
-from conftest import ROOT, classic_cases, grade_many, make_submission
+from conftest import ROOT, classic_cases, grade_many, hint_misses, make_submission
+
+pytestmark = pytest.mark.xdist_group("test_week6_grading")  # one xdist worker runs the whole file
 
 WEEK = "week6"
 
@@ -134,3 +136,8 @@ def test_random_reference_gpt_is_deterministic_and_float64():
     for (name, p), q in zip(a.state_dict().items(), b.state_dict().values()):
         assert p.dtype == torch.float64 and torch.equal(p, q), name
     assert a.lm_head.weight is a.transformer.wte.weight
+
+
+def test_hints_name_their_bugs(graded):
+    """Each classic bug of graders/week6/hints.toml gets its own hint when it fails."""
+    assert not hint_misses("week6", graded)

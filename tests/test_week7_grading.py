@@ -16,7 +16,9 @@ import sys
 
 import pytest
 import torch
-from conftest import ROOT, classic_cases, grade_many, make_submission
+from conftest import ROOT, classic_cases, grade_many, hint_misses, make_submission
+
+pytestmark = pytest.mark.xdist_group("test_week7_grading")  # one xdist worker runs the whole file
 
 WEEK = "week7"
 TRAINING = {"train_icl"}
@@ -177,3 +179,8 @@ def test_grader_task_is_the_students_task():
     model = students.GPT(config)
     seqs = week7_toys.sample_icl(200, torch.Generator().manual_seed(9))
     assert torch.equal(week7_toys.answer_accuracy(model, seqs), students.answer_accuracy(model, seqs))
+
+
+def test_hints_name_their_bugs(graded):
+    """Each classic bug of graders/week7/hints.toml gets its own hint when it fails."""
+    assert not hint_misses("week7", graded)

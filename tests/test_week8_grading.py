@@ -17,7 +17,9 @@ import sys
 
 import pytest
 import torch
-from conftest import ROOT, classic_cases, grade_many, make_submission
+from conftest import ROOT, classic_cases, grade_many, hint_misses, make_submission
+
+pytestmark = pytest.mark.xdist_group("test_week8_grading")  # one xdist worker runs the whole file
 
 WEEK = "week8"
 TRAINING = {"train_model", "sweep_points"}
@@ -130,3 +132,8 @@ def test_grader_data_is_the_students_data():
     for n_layer, n_head, n_embd in [(1, 1, 8), (2, 2, 32), (3, 4, 48)]:
         gpt = model.GPT(model.GPTConfig(65, 32, n_layer, n_head, n_embd))
         assert students.count_parameters(gpt) == week8_toys.non_embedding_parameters(n_layer, n_embd)
+
+
+def test_hints_name_their_bugs(graded):
+    """Each classic bug of graders/week8/hints.toml gets its own hint when it fails."""
+    assert not hint_misses("week8", graded)

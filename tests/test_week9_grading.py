@@ -17,7 +17,9 @@ import sys
 
 import pytest
 import torch
-from conftest import ROOT, classic_cases, grade_many, make_submission
+from conftest import ROOT, classic_cases, grade_many, hint_misses, make_submission
+
+pytestmark = pytest.mark.xdist_group("test_week9_grading")  # one xdist worker runs the whole file
 
 WEEK = "week9"
 TRAINING = {"train_sft", "train_reward_model", "train_ppo", "train_dpo"}
@@ -197,3 +199,8 @@ def test_grader_task_is_the_students_task():
     assert ours.evaluate_policy(model, reference, prompts, torch.Generator().manual_seed(1)) == theirs.evaluate_policy(
         model, reference, prompts, torch.Generator().manual_seed(1)
     )
+
+
+def test_hints_name_their_bugs(graded):
+    """Each classic bug of graders/week9/hints.toml gets its own hint when it fails."""
+    assert not hint_misses("week9", graded)

@@ -30,13 +30,57 @@ def expect_tensor(x, what: str, shape=None, dtype=None, finite: bool = True) -> 
     if type(x) is not torch.Tensor:
         fail(f"{what} should be a torch.Tensor, got {type(x).__name__}")
     if shape is not None and tuple(x.shape) != tuple(shape):
-        fail(f"{what} has shape {tuple(x.shape)}, expected {tuple(shape)}")
+        fail(f"{what} has shape {tuple(x.shape)}, expected {tuple(shape)}{shape_hint(tuple(x.shape), tuple(shape))}")
     if dtype is not None and x.dtype != dtype:
         fail(f"{what} has dtype {x.dtype}, expected {dtype}")
     if finite and x.is_floating_point() and not torch.isfinite(x).all():
         bad = "NaN" if torch.isnan(x).any() else "inf"
         fail(f"{what} contains {bad}")
     return x
+
+
+def shape_hint(got: tuple, expected: tuple) -> str:
+    """What is off between two shapes, in words (empty when nothing simple is)."""
+    if len(got) == len(expected):
+        wrong = [i for i, (g, e) in enumerate(zip(got, expected)) if g != e]
+        if sorted(got) == sorted(expected):
+            return ": the same sizes in another order (a transpose or permute missing, or one too many?)"
+        if len(wrong) == 1:
+            i = wrong[0]
+            return f": only dimension {i} is off ({got[i]} instead of {expected[i]})"
+        return ""
+    if [n for n in got if n != 1] == [n for n in expected if n != 1]:
+        return ": the same sizes apart from dimensions of size 1 (a squeeze or unsqueeze?)"
+    if len(got) == len(expected) + 1:
+        for i in range(len(expected)):
+            if got[:i] + (got[i] * got[i + 1],) + got[i + 2 :] == expected:
+                return f": dimensions {i} and {i + 1} should be one, of size {expected[i]} (merge them, e.g. the heads)"
+        if got[1:] == expected or got[:-1] == expected:
+            return ": one dimension too many"
+    if len(got) + 1 == len(expected):
+        for i in range(len(got)):
+            if expected[:i] + (expected[i] * expected[i + 1],) + expected[i + 2 :] == got:
+                return f": dimension {i} should be split in two, {expected[i]} x {expected[i + 1]}"
+        if expected[1:] == got or expected[:-1] == got:
+            return ": one dimension missing"
+    return ""
+
+
+def expect_causal(actual: torch.Tensor, base: torch.Tensor, cut: int, what: str, *, atol: float, rtol: float,
+                  dim: int = 1, case: str = ""):  # fmt: skip
+    """Inputs changed only at positions >= cut: `actual` must equal `base` at every position < cut
+    along `dim`; otherwise name the first position that moved (it sees the future)."""
+    expect_tensor(actual, what, shape=base.shape, finite=False)
+    a = actual.detach().double().cpu().movedim(dim, 0)[:cut]
+    e = base.detach().double().cpu().movedim(dim, 0)[:cut]
+    moved = ((a - e).abs() > atol + rtol * e.abs()) | (torch.isnan(a) != torch.isnan(e))
+    leaks = moved.flatten(1).any(dim=1).nonzero().flatten()
+    if leaks.numel():
+        p = int(leaks[0])
+        fail(
+            f"{what}: position {p} changed when only positions {cut} and later did, so it sees the future "
+            f"(position t may only see positions 0 .. t){_in(case)}"
+        )
 
 
 def expect_pair(outputs, what: str) -> tuple:

@@ -17,13 +17,15 @@ from pathlib import Path
 import pytest
 
 from ..config import Course, Week
-from . import sandbox
+from . import hints, sandbox
 from .checks import CheckFailed
 from .client import StudentError, Submission
 from .student import Student
 
 TIMEOUT_PREFIX = "Timeout"
 DEADLINE_MARGIN = 0.5  # the hard kill comes this much before pytest-timeout, so its reason wins
+HINT_BUDGET = 120.0  # seconds per submission the grader may spend rerunning failed checks on classic bugs
+HINT_CHECK_SECONDS = 30.0  # a failed check that took longer than this is not rerun for a hint
 
 
 @dataclass
@@ -58,6 +60,10 @@ class GraderPlugin:
             provided={f"{m}.py": self.course.path("solutions", self.week.name, f"{m}.py") for m in self.week.provided},
         )
         self._started: dict[str, float] = {}
+        self.hints = hints.load_table(self.course, self.week)
+        self.problems.extend(self.hints.problems)
+        self._before: dict = {}  # the running check's arguments, as they were before it ran (for hints)
+        self._hint_seconds = HINT_BUDGET  # the grader's time left for finding hints, this submission
 
     def pytest_sessionstart(self, session):
         # The submission's process imports torch while pytest collects the checks.
@@ -123,6 +129,12 @@ class GraderPlugin:
     def pytest_runtest_call(self, item):
         check = self.week.checks.get(self.check_of(item))
         timeout = self.timeout(check) if check else 30.0
+        self._before = {}
+        student = item.funcargs.get("student")
+        if isinstance(student, Student):
+            student.answers = []
+            if self.hints.for_check(self.check_of(item)):
+                self._before = hints.snapshot_args(item)
         self._started[item.nodeid] = time.monotonic()
         self.submission.check_deadline = time.monotonic() + timeout - DEADLINE_MARGIN
 
@@ -146,7 +158,18 @@ class GraderPlugin:
             exc = call.excinfo.value
             first = (str(exc).strip().splitlines() or [""])[0][:200]
             reason = f"the grader could not run this check ({call.excinfo.typename}: {first})"
+        if status == "failed" and call.when == "call" and isinstance(call.excinfo.value, CheckFailed):
+            reason = self._with_hint(reason, name, item, seconds)
         self.results[name] = CheckResult(name, 0.0, check.points, status, reason, seconds)
+
+    def _with_hint(self, reason: str, name: str, item, seconds: float) -> str:
+        """The reason, with the hint of the classic bug whose answers the submission's equal (hints.py)."""
+        if not self._before or seconds > HINT_CHECK_SECONDS or self._hint_seconds <= 0:
+            return reason
+        started = time.monotonic()
+        hint = hints.find_hint(self.course, self.week, self.hints, name, item, self._before, item.funcargs["student"])
+        self._hint_seconds -= time.monotonic() - started
+        return f"{reason}. Hint: {hint}" if hint else reason
 
     def pytest_sessionfinish(self, session):
         self.submission.close()

@@ -31,6 +31,7 @@ class Student:
         self.forbid = forbid or {}
         self.device = device
         self._static: dict[str, list[str]] = {}
+        self.answers: list | None = None  # while a check runs: every answer, in order (for hints.py)
 
     # --- built-ins the student should not call ---
     def _refuse_builtins(self, target: str, seen: list[str] = ()) -> None:
@@ -52,6 +53,8 @@ class Student:
         self._refuse_builtins(target)  # from the source alone, before running anything
         request = {**request, "forbid": self.forbid, "device": self.device}
         answer = self.submission.request(request, during)
+        if self.answers is not None:
+            self.answers.append(answer)
         self._refuse_builtins(target, answer.get("forbidden", []))
         if _has_tensor(request.get("args")) or _has_tensor(request.get("kwargs")):
             self._same_device(answer.get("devices", []), during)

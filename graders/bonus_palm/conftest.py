@@ -32,12 +32,12 @@ def gen():
 
 
 @pytest.fixture(scope="session")
-def probe(student, forbid):
-    """probe(name, *args, **kwargs): run bonus_palm_toys.<name> in the submission's process, on palm.py,
-    and return its plain outputs. Like student.call, it refuses a palm.py that names a forbidden
-    built-in, and runs that reach one."""
+def probe(forbid):
+    """probe(student, name, *args, **kwargs): run bonus_palm_toys.<name> in the process of the check's
+    `student`, on palm.py, and return its plain outputs. Like student.call, it refuses a palm.py that
+    names a forbidden built-in, and runs that reach one, and its answer joins the student's answers."""
 
-    def run(name, *args, **kwargs):
+    def run(student, name, *args, **kwargs):
         student.submission.require("palm.py")
         used = forbidden_names(student.submission.source("palm.py"), set(forbid["names"]))
         if used:
@@ -48,6 +48,8 @@ def probe(student, forbid):
             "seed": 0, "watch": True, "forbid": forbid, "device": student.device,
         }  # fmt: skip
         answer = student.submission.request(request, name.replace("_", " "))
+        if getattr(student, "answers", None) is not None:
+            student.answers.append(answer)
         if answer.get("forbidden"):
             fail(f"your code reached torch's built-in {', '.join(answer['forbidden'])}, which this exercise "
                  "asks you to write yourself: no points for this part")  # fmt: skip

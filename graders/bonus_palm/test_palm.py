@@ -10,7 +10,7 @@ the submission's model the grader's KVCache and measure what it stores.
 import torch
 
 from coursekit.grading.bonus_palm_toys import config_obj, mha, model_obj, random_state, state
-from coursekit.grading.checks import expect_close, expect_state_dict, expect_tensor, fail
+from coursekit.grading.checks import expect_causal, expect_close, expect_state_dict, expect_tensor, fail
 
 TOL = dict(atol=1e-10, rtol=1e-8)
 CONFIGS = [
@@ -142,8 +142,7 @@ def test_mqa_causal(student, ref, gen):
     answers = run(student, "MultiQueryAttention", fields, attn, steps=steps)["steps"]
     outs = [expect_tensor(a["outputs"], "MultiQueryAttention output", shape=x.shape) for a in answers]
     for t, out in zip(cuts, outs[1:]):
-        expect_close(out[:, :t], outs[0][:, :t], "the outputs of earlier positions", atol=1e-12, rtol=1e-10,
-                     case="changing only later positions must not change them")  # fmt: skip
+        expect_causal(out, outs[0], t, "the attention output", atol=1e-12, rtol=1e-10)
 
 
 # --- the parallel block ---
@@ -153,7 +152,7 @@ def test_parallel_block_formulation(student, ref, gen, probe):
     for fields in [CONFIGS[0], CONFIGS[2]]:
         block = reference(ref, "ParallelBlock", fields, gen)
         x = torch.randn(2, 6, fields["n_embd"], generator=gen, dtype=torch.float64)
-        parts = probe("block_parts", model_obj(student, fields, state(block), "ParallelBlock"), x)
+        parts = probe(student, "block_parts", model_obj(student, fields, state(block), "ParallelBlock"), x)
         out = expect_tensor(parts["out"], "ParallelBlock output", shape=x.shape, dtype=torch.float64)
         x_attn, mlp, serial_mlp = (expect_tensor(parts[k], k, shape=x.shape) for k in ("x_attn", "mlp", "serial_mlp"))
         case = describe(fields)
@@ -233,8 +232,7 @@ def test_palm_causal(student, ref, gen):
     base, _ = logits_of(answers[0]["outputs"], (3, T, V))
     for t, answer in zip(cuts, answers[1:]):
         logits, _ = logits_of(answer["outputs"], (3, T, V))
-        expect_close(logits[:, :t], base[:, :t], "the logits of earlier positions", atol=1e-12, rtol=1e-10,
-                     case="changing only later tokens must not change them")  # fmt: skip
+        expect_causal(logits, base, t, "the logits", atol=1e-12, rtol=1e-10)
 
 
 INIT = dict(vocab_size=512, n_layer=2, n_head=4, n_embd=128)
@@ -286,7 +284,7 @@ def test_kv_cache_forward(student, ref, gen, probe):
         model = reference(ref, "PaLM", fields, gen)
         V, T = fields["vocab_size"], sum(splits)
         idx = torch.randint(V, (B, T), generator=gen)
-        out = probe("cached_forward", model_obj(student, fields, state(model)), idx, splits)
+        out = probe(student, "cached_forward", model_obj(student, fields, state(model)), idx, splits)
         full = expect_tensor(out["full"], "logits without a cache", shape=(B, T, V), dtype=torch.float64)
         start = 0
         for i, (size, logits, lengths) in enumerate(zip(splits, out["chunks"], out["lengths"])):
@@ -308,7 +306,7 @@ def test_kv_cache_size(student, ref, gen, probe):
         model = reference(ref, "PaLM", fields, gen)
         B, splits = 2, [5, 1, 1]
         idx = torch.randint(fields["vocab_size"], (B, sum(splits)), generator=gen)
-        out = probe("cached_forward", model_obj(student, fields, state(model)), idx, splits)
+        out = probe(student, "cached_forward", model_obj(student, fields, state(model)), idx, splits)
         d_head, n_head, n_layer = fields["n_embd"] // fields["n_head"], fields["n_head"], fields["n_layer"]
         start = 0
         for size, numel in zip(splits, out["numel"]):

@@ -28,12 +28,13 @@ def gen():
 
 
 @pytest.fixture(scope="session")
-def probe(student, forbid):
-    """probe(name, *args, files=[...], **kwargs): run week6_toys.<name> in the submission's process, on
-    the submission's modules `files`, and return its plain outputs. Like student.call, it refuses
-    files that name a forbidden built-in, and runs that reach one."""
+def probe(forbid):
+    """probe(student, name, *args, files=[...], **kwargs): run week6_toys.<name> in the process of the
+    check's `student`, on the submission's modules `files`, and return its plain outputs. Like
+    student.call, it records the answer among the check's answers, and refuses files that name a
+    forbidden built-in, and runs that reach one."""
 
-    def run(name, *args, files=(), **kwargs):
+    def run(student, name, *args, files=(), **kwargs):
         for filename in files:
             student.submission.require(filename)
             used = forbidden_names(student.submission.source(filename), set(forbid["names"]))
@@ -45,6 +46,8 @@ def probe(student, forbid):
             "seed": 0, "watch": True, "forbid": forbid, "device": student.device,
         }  # fmt: skip
         answer = student.submission.request(request, name.replace("_", " "))
+        if student.answers is not None:
+            student.answers.append(answer)
         if answer.get("forbidden"):
             fail(f"your code reached torch's built-in {', '.join(answer['forbidden'])}, which this exercise "
                  "asks you to write yourself: no points for this part")  # fmt: skip

@@ -21,7 +21,8 @@ GROUP_CASES = [  # bias, weight_decay, learning_rate, betas, eps
 def test_optimizer_groups(student, probe):
     for bias, wd, lr, betas, eps in GROUP_CASES:
         case = f"weight_decay={wd}, bias={bias}"
-        got = probe("describe_optimizer", student.obj(TOY, bias=bias), wd, lr, list(betas), eps, files=["optim.py"])
+        toy_obj = student.obj(TOY, bias=bias)
+        got = probe(student, "describe_optimizer", toy_obj, wd, lr, list(betas), eps, files=["optim.py"])
         if not got.get("adamw"):
             fail(f"configure_optimizer should return a torch.optim.AdamW, got {got.get('type')}")
         toy = OptimToy(bias=bias)
@@ -155,7 +156,7 @@ def test_clip_grad_norm(student, probe, gen):
         kind = "below" if ratio < 1 else "above"
         case = f"{dtype}, parameters as a {'single tensor' if how == 'tensor' else how}, max_norm {kind} the norm"
         tol = dict(atol=1e-12, rtol=1e-10) if dtype == torch.float64 else dict(atol=1e-6, rtol=1e-5)
-        got = probe("clip", grads, max_norm, how=how, files=["optim.py"])
+        got = probe(student, "clip", grads, max_norm, how=how, files=["optim.py"])
         compare_clip(got, grads, max_norm, case, tol)
         if ratio > 1:
             for g, e in zip(got["grads"], grads):
@@ -168,5 +169,5 @@ def test_clip_grad_norm_nonfinite(student, probe, gen):
     for what, value in [("inf", float("inf")), ("NaN", float("nan")), ("-inf", float("-inf"))]:
         grads = random_grads(gen, shapes, torch.float64)
         grads[1][2] = value
-        got = probe("clip", grads, 1.0, how="list", files=["optim.py"])
+        got = probe(student, "clip", grads, 1.0, how="list", files=["optim.py"])
         compare_clip(got, grads, 1.0, f"a gradient holds {what}", dict(atol=1e-12, rtol=1e-10))

@@ -50,10 +50,11 @@ def test_sequence_logprobs(student, gen):
         expect_close(grad, leaf.grad, "gradient of sequence_logprobs with respect to the logits", case=case, **TOL)
 
 
-def run_dpo_loss(student, inputs, beta, case, dtype=torch.float64):
+def run_dpo_loss(student, gen, inputs, beta, case, dtype=torch.float64):
     inputs = [x.to(dtype) for x in inputs]
     B = inputs[0].shape[0]
-    upstream = [torch.tensor(1.3, dtype=dtype), torch.randn(B, dtype=dtype), torch.randn(B, dtype=dtype)]
+    upstream = [torch.tensor(1.3, dtype=dtype)]
+    upstream += [torch.randn(B, generator=gen, dtype=dtype) for _ in range(2)]
     answer = student.call(
         "dpo.dpo_loss", *inputs, beta=beta, grad_wrt=["args.0", "args.1", "args.2", "args.3"], upstream=upstream
     )
@@ -84,9 +85,9 @@ def run_dpo_loss(student, inputs, beta, case, dtype=torch.float64):
 def test_dpo_loss(student, gen):
     for B, beta in ((6, 0.1), (5, 0.5), (4, 2.0)):
         inputs = [torch.randn(B, generator=gen, dtype=torch.float64) * 4 - 10 for _ in range(4)]
-        run_dpo_loss(student, inputs, beta, f"random log-probabilities, beta={beta}")
+        run_dpo_loss(student, gen, inputs, beta, f"random log-probabilities, beta={beta}")
     inputs = [torch.randn(5, generator=gen, dtype=torch.float64) * 4 - 10 for _ in range(4)]
-    run_dpo_loss(student, inputs, 0.3, "float32, beta=0.3", dtype=torch.float32)
+    run_dpo_loss(student, gen, inputs, 0.3, "float32, beta=0.3", dtype=torch.float32)
     same = torch.randn(4, generator=gen, dtype=torch.float64) - 5
     answer = student.call("dpo.dpo_loss", same, same.clone(), same.clone(), same.clone(), beta=0.1)["outputs"]
     loss = expect_tensor(answer[0] if isinstance(answer, (tuple, list)) else answer, "the DPO loss", shape=())
@@ -103,7 +104,7 @@ def test_dpo_loss(student, gen):
         torch.tensor([-10.0, -10.0]),
         torch.tensor([-10.0, -10.0]),
     ]
-    run_dpo_loss(student, [x.double() for x in big], 0.5, "margins of -995 and 995 (stable log-sigmoid)")
+    run_dpo_loss(student, gen, [x.double() for x in big], 0.5, "margins of -995 and 995 (stable log-sigmoid)")
 
 
 def initial_state(seed, scale=1.0):
