@@ -60,8 +60,7 @@ class GraderPlugin:
             provided={f"{m}.py": self.course.path("solutions", self.week.name, f"{m}.py") for m in self.week.provided},
         )
         self._started: dict[str, float] = {}
-        self.hints = hints.load_table(self.course, self.week)
-        self.problems.extend(self.hints.problems)
+        self.hints = hints.load_table(self.course, self.week)  # a hint table's problems never stop grading
         self._before: dict = {}  # the running check's arguments, as they were before it ran (for hints)
         self._hint_seconds = HINT_BUDGET  # the grader's time left for finding hints, this submission
 
